@@ -1,0 +1,3 @@
+"""pgrad: policy-gradient reinforcement learning, from the theorem to PPO."""
+
+__version__ = "0.1.0"

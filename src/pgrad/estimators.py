@@ -1,0 +1,103 @@
+"""Score-function gradient estimators: pure functions of a batch, no state.
+
+Shapes are time first: weights ``w: [T, S, K]``, alive mask ``alive: [T, S, K]``,
+scores ``score: [T, S, K, d]``; estimates are per seed, ``[S, d]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pgrad.returns import WEIGHTINGS
+
+
+def _check_wa(w: np.ndarray, alive: np.ndarray) -> None:
+    if w.ndim != 3 or w.shape != alive.shape:
+        raise ValueError(f"weights and alive must both be [T, S, K], got {w.shape} and {alive.shape}")
+
+
+def _masked_sum(x: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """sum over alive steps (t, k) per seed: [T, S, K] -> [S]; time summed first, in order."""
+    return np.where(alive, x, 0.0).sum(axis=0).sum(axis=-1)
+
+
+def batch_mean_baseline(w: np.ndarray, alive: np.ndarray, leave_one_out: bool = False) -> np.ndarray:
+    """b = mean of w over the alive steps of all K episodes of the seed: [T, S, K].
+
+    With ``leave_one_out`` episode k's baseline uses the other K-1 episodes only,
+    b^k = (sum_{j != k} sum_t w^j_t) / (sum_{j != k} L_j), which does not depend on episode k
+    and so leaves the estimator unbiased; the plain mean includes episode k's own weights
+    and biases the estimate by O(1/K).
+    """
+    _check_wa(w, alive)
+    total = _masked_sum(w, alive)[:, None]
+    count = alive.sum(axis=(0, 2))[:, None].astype(np.float64)
+    if leave_one_out:
+        own = np.where(alive, w, 0.0).sum(axis=0)
+        rest = count - alive.sum(axis=0)
+        b = np.divide(total - own, rest, out=np.zeros_like(own), where=rest > 0)
+        return np.broadcast_to(b, w.shape)
+    return np.broadcast_to(total / count, w.shape)
+
+
+def time_mean_baseline(w: np.ndarray, alive: np.ndarray, leave_one_out: bool = False) -> np.ndarray:
+    """b_t = mean of w_t over the episodes of the seed still alive at t: [T, S, K].
+
+    With ``leave_one_out`` episode k's b_t averages the other alive episodes only (0 if none).
+    """
+    _check_wa(w, alive)
+    wa = np.where(alive, w, 0.0)
+    total = wa.sum(axis=-1, keepdims=True)
+    count = alive.sum(axis=-1, keepdims=True).astype(np.float64)
+    if leave_one_out:
+        rest = count - alive
+        return np.divide(total - wa, rest, out=np.zeros(w.shape), where=rest > 0)
+    return np.broadcast_to(np.divide(total, count, out=np.zeros_like(total), where=count > 0), w.shape)
+
+
+BASELINES = {
+    "none": None,
+    "batch_mean": lambda w, alive: batch_mean_baseline(w, alive),
+    "batch_mean_loo": lambda w, alive: batch_mean_baseline(w, alive, leave_one_out=True),
+    "time_mean": lambda w, alive: time_mean_baseline(w, alive),
+    "time_mean_loo": lambda w, alive: time_mean_baseline(w, alive, leave_one_out=True),
+}
+"""Baselines by name: b(s_t) subtracted from the weights, b: [T, S, K]."""
+
+
+def standardize(w: np.ndarray, alive: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    """(w - mean) / (std + eps), mean and std over each seed's alive steps: [T, S, K]."""
+    _check_wa(w, alive)
+    count = alive.sum(axis=(0, 2)).astype(np.float64)
+    mean = _masked_sum(w, alive) / count
+    var = _masked_sum((w - mean[:, None]) ** 2, alive) / count
+    return (w - mean[:, None]) / (np.sqrt(var)[:, None] + eps)
+
+
+def policy_gradient(score: np.ndarray, w: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """g = (1/K) sum_k sum_t w^k_t grad log pi(a^k_t | s^k_t), over alive steps: [S, d].
+
+    score: [T, S, K, d]; w, alive: [T, S, K]. Time is summed first, in order, so trailing
+    padding (alive = False) never changes the result.
+    """
+    _check_wa(w, alive)
+    if score.shape[:3] != w.shape:
+        raise ValueError(f"score must be [T, S, K, d] matching weights {w.shape}, got {score.shape}")
+    terms = np.where(alive, w, 0.0)[..., None] * score
+    return terms.sum(axis=0).mean(axis=1)
+
+
+def weights(rew: np.ndarray, alive: np.ndarray, gamma: float, weighting: str, baseline: str,
+            standardize_weights: bool = False) -> np.ndarray:
+    """w_t for the score function: the named weighting, minus the named baseline, optionally
+    standardised.  rew, alive: [T, S, K] -> [T, S, K]."""
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown weighting {weighting!r}; accepted: {', '.join(WEIGHTINGS)}")
+    if baseline not in BASELINES:
+        raise ValueError(f"unknown baseline {baseline!r}; accepted: {', '.join(BASELINES)}")
+    w = WEIGHTINGS[weighting](rew, gamma)
+    if BASELINES[baseline] is not None:
+        w = w - BASELINES[baseline](w, alive)
+    if standardize_weights:
+        w = standardize(w, alive)
+    return w

@@ -1,0 +1,64 @@
+"""Gradient ascent: pure (theta, grad, state) -> (theta, state) steps, batched over seeds.
+
+theta and grad are [S, d] (or [d]); optimiser state is a tuple of arrays whose leading
+axis is the seed axis, so a subset of seeds can be stepped with ``take``/``put``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SGD:
+    """theta <- theta + lr * grad."""
+
+    lr: float
+
+    def init(self, theta: np.ndarray) -> tuple[np.ndarray, ...]:
+        return ()
+
+    def step(self, theta, grad, state):
+        return theta + self.lr * grad, state
+
+
+@dataclass(frozen=True)
+class Adam:
+    """Adam (Kingma and Ba, 2015), as ascent:
+    m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  n <- n + 1;
+    theta <- theta + lr * (m / (1 - b1^n)) / (sqrt(v / (1 - b2^n)) + eps).
+    """
+
+    lr: float
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+
+    def init(self, theta: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(m, v, n): zeros like theta, and a step count per seed."""
+        return np.zeros_like(theta), np.zeros_like(theta), np.zeros(theta.shape[:-1], np.int64)
+
+    def step(self, theta, grad, state):
+        m, v, n = state
+        m = self.b1 * m + (1 - self.b1) * grad
+        v = self.b2 * v + (1 - self.b2) * np.square(grad)
+        n = n + 1
+        m_hat = m / (1 - self.b1 ** n[..., None])
+        v_hat = v / (1 - self.b2 ** n[..., None])
+        return theta + self.lr * m_hat / (np.sqrt(v_hat) + self.eps), (m, v, n)
+
+
+OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+
+
+def take(state: tuple[np.ndarray, ...], idx: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The optimiser state of the seeds ``idx``."""
+    return tuple(x[idx] for x in state)
+
+
+def put(state: tuple[np.ndarray, ...], idx: np.ndarray, part: tuple[np.ndarray, ...]) -> None:
+    """Write a subset's state back into the full state, in place."""
+    for x, p in zip(state, part, strict=True):
+        x[idx] = p

@@ -1,0 +1,12 @@
+"""Policies: frozen parameter bundles; the parameters theta are plain arrays passed in.
+
+Every policy offers ``probs`` (discrete) or distribution parameters, ``sample``,
+``log_prob``, ``grad_log_prob`` and the noise-driven ``noise``/``act`` pair the rollout uses.
+Linear policies take theta of shape ``[d]`` or, with a leading seed axis, ``[S, d]``;
+with a seed axis the observations are ``[..., S, K, obs_dim]``.
+"""
+
+from pgrad.policies.base import Policy
+from pgrad.policies.logistic import LogisticPolicy
+
+__all__ = ["LogisticPolicy", "Policy"]

@@ -30,7 +30,8 @@ from pgrad.rollout import rollout, seed_streams
 class ReinforceConfig:
     """REINFORCE with the logistic policy; defaults solve CartPole-v1 in 20 of 20 seeds."""
 
-    env_id: str = param("CartPole-v1", "environment id", tuple(DYNAMICS))
+    env_id: str = param("CartPole-v1", "environment id (two actions)",
+                        tuple(k for k, d in DYNAMICS.items() if d.num_actions == 2))
     episodes_per_update: int = param(32, "K, episodes sampled per gradient step")
     gamma: float = param(0.99, "discount factor gamma in [0, 1]")
     weighting: str = param("reward_to_go", "weight on grad log pi", tuple(WEIGHTINGS))
@@ -74,6 +75,11 @@ class TrainResult:
     wall_seconds: float
 
 
+def make_policy(config: ReinforceConfig, dynamics) -> LogisticPolicy:
+    """The logistic policy on the environment's observations."""
+    return LogisticPolicy(dynamics.obs_dim, bias=config.bias)
+
+
 def _window_mean(returns: list[np.ndarray], window: int) -> float:
     recent = np.concatenate(returns)[-window:]
     return float(recent.mean()) if recent.size >= window else -np.inf
@@ -83,7 +89,7 @@ def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
           logger: Callable[[dict], None] | None = None) -> TrainResult:
     """Train one logistic policy per seed, all seeds in lockstep, each stopping on its own."""
     dynamics = get_dynamics(config.env_id)
-    policy = LogisticPolicy(dynamics.obs_dim, bias=config.bias)
+    policy = make_policy(config, dynamics)
     optimizer = OPTIMIZERS[config.optimizer](lr=config.lr)
     S, K = len(seeds), config.episodes_per_update
     rngs = [seed_streams(s)[0] for s in seeds]

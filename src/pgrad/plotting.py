@@ -1,0 +1,61 @@
+"""Learning curves: return per episode, its moving average and the solve threshold."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+
+def moving_average(x: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last min(i + 1, window) values at each index i: [n] -> [n]."""
+    c = np.cumsum(np.insert(np.asarray(x, np.float64), 0, 0.0))
+    i = np.arange(1, len(x) + 1)
+    lo = np.maximum(i - window, 0)
+    return (c[i] - c[lo]) / (i - lo)
+
+
+def learning_curve(rows, threshold: float, window: int, path: Path) -> Path:
+    """Save the learning curve for metrics rows (seed, episode, return, ...) to ``path``.
+
+    One seed: each episode's return, the moving mean over ``window`` episodes and the
+    threshold. Several seeds: the median moving mean over seeds with an interquartile band
+    (over the seeds still training at that episode).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_seed: dict = defaultdict(list)
+    for row in rows:
+        seed, ret = (row[0], row[2]) if isinstance(row, tuple) else (row["seed"], row["return"])
+        by_seed[seed].append(float(ret))
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    if len(by_seed) == 1:
+        returns = np.array(next(iter(by_seed.values())))
+        episodes = np.arange(1, len(returns) + 1)
+        ax.plot(episodes, returns, ".", ms=2, alpha=0.35, color="tab:blue", label="episode return")
+        ax.plot(episodes, moving_average(returns, window), color="tab:blue", lw=2,
+                label=f"mean of last {window}")
+    else:
+        curves = [moving_average(np.array(r), window) for r in by_seed.values()]
+        n = max(len(c) for c in curves)
+        padded = np.full((len(curves), n), np.nan)
+        for i, c in enumerate(curves):
+            padded[i, : len(c)] = c
+        episodes = np.arange(1, n + 1)
+        q25, q50, q75 = np.nanpercentile(padded, [25, 50, 75], axis=0)
+        ax.fill_between(episodes, q25, q75, alpha=0.3, color="tab:blue", label="interquartile range")
+        ax.plot(episodes, q50, color="tab:blue", lw=2,
+                label=f"median over {len(curves)} seeds of mean of last {window}")
+    ax.axhline(threshold, ls="--", color="tab:red", lw=1, label=f"threshold {threshold:g}")
+    ax.set_xlabel("episode")
+    ax.set_ylabel("return")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)

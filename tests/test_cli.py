@@ -1,0 +1,101 @@
+"""The pgrad command: run folders, eval, plot, and one-line errors with exit code 2."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pgrad.cli import main, parse_seeds
+
+FAST = ["--max-episodes", "128", "--eval-episodes", "5", "--quiet"]
+
+
+def test_train_writes_a_complete_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--eval-episodes", "10"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.json", "learning_curve.png", "metrics.csv", "summary.json", "theta.npy"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["algo"] == "reinforce" and config["config"]["gamma"] == 1.0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["solved"] is True and summary["final_eval_mean"] >= 400
+    assert {"solved_at_episode", "wall_seconds", "final_eval_greedy_mean"} <= set(summary)
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert list(rows[0]) == ["seed", "episode", "return", "length", "update", "wall_seconds"]
+    assert len(rows) == summary["solved_at_episode"]
+    assert np.load(out / "theta.npy", allow_pickle=False).shape == (1, 4)
+    assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert "solved 1/1" in capsys.readouterr().out
+
+
+def test_many_seeds_one_run(tmp_path):
+    out = tmp_path / "many"
+    assert main(["train", "--seeds", "0-2,5", "--out", str(out), *FAST]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seeds"] == [0, 1, 2, 5] and len(summary["final_eval_mean"]) == 4
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert sorted({int(r["seed"]) for r in rows}) == [0, 1, 2, 5]
+
+
+def test_eval_and_plot(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), *FAST]) == 0
+    (out / "learning_curve.png").unlink()
+    assert main(["plot", str(out)]) == 0 and (out / "learning_curve.png").exists()
+    capsys.readouterr()
+    assert main(["eval", str(out), "--episodes", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "greedy mean" in text and "stochastic mean" in text
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--env-id", "Pong-v5"], "invalid choice: 'Pong-v5'"),
+    (["train", "--weighting", "rtg"], "invalid choice: 'rtg'"),
+    (["train", "--gamma", "1.5"], "gamma must be in [0, 1]"),
+    (["train", "--lr", "-1"], "lr must be positive"),
+    (["train", "--episodes-per-update", "0"], "episodes_per_update must be a positive integer"),
+    (["train", "--seeds", "3-1"], "malformed --seeds"),
+    (["train", "--seeds", "a"], "malformed --seeds"),
+    (["train", "--seeds", "1,1"], "repeats a seed"),
+    (["train", "--algo", "dqn"], "unknown --algo 'dqn'"),
+    (["eval", "/nonexistent"], "cannot read run folder"),
+])
+def test_bad_input_exit_2_one_line_nothing_written(tmp_path, capsys, argv, message):
+    out = tmp_path / "never"
+    extra = ["--out", str(out)] if argv[0] == "train" and argv[1] != "--algo" else []
+    assert main(argv + extra) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_existing_run_folder_needs_force(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert main(["train", "--out", str(out), *FAST]) == 2
+    assert "already exists; pass --force" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert main(["train", "--out", str(out), "--force", *FAST]) == 0
+    assert (out / "summary.json").exists() and not (out / "keep.txt").exists()
+
+
+def test_help_lists_every_config_field():
+    from dataclasses import fields
+
+    from pgrad.algorithms.reinforce import ReinforceConfig
+
+    text = subprocess.run([sys.executable, "-m", "pgrad.cli", "train", "--help"],
+                          capture_output=True, text=True, check=True).stdout
+    for f in fields(ReinforceConfig):
+        assert "--" + f.name.replace("_", "-") in text
+        assert f.metadata["help"].split()[0] in text
+
+
+def test_parse_seeds():
+    assert parse_seeds("0-3,10") == [0, 1, 2, 3, 10]
+    assert parse_seeds("7") == [7]
+    assert len(parse_seeds("0-99")) == 100

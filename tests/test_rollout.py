@@ -1,0 +1,72 @@
+"""The lockstep rollout: shapes, masks, flags, and per-seed reproducibility."""
+
+import numpy as np
+
+from pgrad.envs import CARTPOLE
+from pgrad.policies import LogisticPolicy
+from pgrad.rollout import rollout
+
+POLICY = LogisticPolicy(obs_dim=4)
+BALANCE = -np.array([0.1, 0.5, 10.0, 2.0])  # pushes toward the pole's lean: near-perfect control
+
+
+def test_batch_shapes_masks_and_lengths():
+    theta = np.zeros((3, 4))
+    rngs = [np.random.default_rng(s) for s in range(3)]
+    b = rollout(CARTPOLE, POLICY, theta, rngs, 5)
+    T = b.obs.shape[0]
+    assert b.obs.shape == (T, 3, 5, 4) and b.act.shape == b.rew.shape == b.alive.shape == (T, 3, 5)
+    assert T == b.lengths.max()
+    # alive is a prefix of each episode; rewards are 1 exactly on alive steps
+    assert np.array_equal(b.alive.sum(axis=0), b.lengths)
+    assert np.array_equal(b.alive, np.arange(T)[:, None, None] < b.lengths[None])
+    assert np.array_equal(b.rew, b.alive.astype(float))
+    assert np.array_equal(b.episode_returns, b.lengths.astype(float))
+    # random policy: every episode terminated (never truncated), on its last step only
+    assert np.array_equal(b.terminated.sum(axis=0), np.ones((3, 5)))
+    last = b.lengths - 1
+    assert b.terminated[last, np.arange(3)[:, None], np.arange(5)].all()
+    assert not b.truncated.any()
+
+
+def test_observations_follow_the_dynamics():
+    b = rollout(CARTPOLE, POLICY, np.zeros((1, 4)), [np.random.default_rng(0)], 2)
+    for k in range(2):
+        for t in range(b.lengths[0, k] - 1):
+            state = np.ascontiguousarray(b.obs[t, 0, k])[:, None]
+            nxt, _, _ = CARTPOLE.step(state, b.act[t, 0, k : k + 1])
+            assert np.array_equal(nxt[:, 0], b.obs[t + 1, 0, k])
+
+
+def test_truncation_at_the_time_limit_keeps_flags_apart():
+    b = rollout(CARTPOLE, POLICY, BALANCE[None] * 100, [np.random.default_rng(0)], 4)
+    assert b.obs.shape[0] == 500 and (b.lengths == 500).all()
+    assert b.truncated[-1].all() and not b.truncated[:-1].any()
+    assert not b.terminated.any()
+
+
+def test_seed_in_batch_equals_seed_alone():
+    rng = np.random.default_rng(9)
+    theta = rng.normal(size=(4, 4)) * 5
+    batched = rollout(CARTPOLE, POLICY, theta, [np.random.default_rng(s) for s in range(4)], 6)
+    for s in range(4):
+        alone = rollout(CARTPOLE, POLICY, theta[s : s + 1], [np.random.default_rng(s)], 6)
+        T = alone.obs.shape[0]
+        assert np.array_equal(alone.obs[:, 0], batched.obs[:T, s])
+        assert np.array_equal(alone.act[:, 0], batched.act[:T, s])
+        assert np.array_equal(alone.lengths[0], batched.lengths[s])
+        assert not batched.alive[T:, s].any()
+
+
+def test_greedy_rollout_is_deterministic_given_start_states():
+    theta = BALANCE[None] * 3
+    a = rollout(CARTPOLE, POLICY, theta, [np.random.default_rng(1)], 3, greedy=True)
+    b = rollout(CARTPOLE, POLICY, theta, [np.random.default_rng(1)], 3, greedy=True)
+    assert np.array_equal(a.act, b.act)
+    z = POLICY.logits(theta, a.obs)
+    assert np.array_equal(a.act[a.alive], (z[a.alive] <= 0).astype(np.int8))
+
+
+def test_float32_rollout_runs_in_single_precision():
+    b = rollout(CARTPOLE, POLICY, BALANCE[None] * 100, [np.random.default_rng(0)], 8, dtype=np.float32)
+    assert b.obs.dtype == np.float32 and (b.lengths == 500).all()

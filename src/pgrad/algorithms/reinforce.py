@@ -28,18 +28,23 @@ from pgrad.rollout import rollout, seed_streams
 
 @dataclass(frozen=True)
 class ReinforceConfig:
-    """REINFORCE with the logistic policy; defaults solve CartPole-v1 in 20 of 20 seeds."""
+    """REINFORCE with the logistic policy.
+
+    The defaults were chosen by a sweep (K in {48, 64, 100, 128}, lr in {1, 1.5, 2, 3},
+    gamma in {0.99, 0.995, 1}, three baselines; 20 seeds each) for the fewest environment
+    steps to solve CartPole-v1 with 20 of 20 seeds solved.
+    """
 
     env_id: str = param("CartPole-v1", "environment id (two actions)",
                         tuple(k for k, d in DYNAMICS.items() if d.num_actions == 2))
-    episodes_per_update: int = param(32, "K, episodes sampled per gradient step")
-    gamma: float = param(0.99, "discount factor gamma in [0, 1]")
+    episodes_per_update: int = param(100, "K, episodes sampled per gradient step")
+    gamma: float = param(1.0, "discount factor gamma in [0, 1]")
     weighting: str = param("reward_to_go", "weight on grad log pi", tuple(WEIGHTINGS))
-    baseline: str = param("batch_mean_loo", "baseline subtracted from the weights",
+    baseline: str = param("time_mean_loo", "baseline subtracted from the weights",
                           tuple(estimators.BASELINES))
     standardize: bool = param(False, "standardise the weights per batch")
     optimizer: str = param("adam", "gradient-ascent rule", tuple(OPTIMIZERS))
-    lr: float = param(0.1, "learning rate alpha")
+    lr: float = param(2.0, "learning rate alpha")
     bias: bool = param(False, "add a bias feature to the logistic policy")
     max_episodes: int = param(5000, "stop a seed after this many training episodes")
     solve_threshold: float = param(475.0, "solved when the moving mean return reaches this")

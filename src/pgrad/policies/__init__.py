@@ -8,5 +8,6 @@ with a seed axis the observations are ``[..., S, K, obs_dim]``.
 
 from pgrad.policies.base import Policy
 from pgrad.policies.logistic import LogisticPolicy
+from pgrad.policies.softmax import SoftmaxLinearPolicy, TabularSoftmaxPolicy
 
-__all__ = ["LogisticPolicy", "Policy"]
+__all__ = ["LogisticPolicy", "Policy", "SoftmaxLinearPolicy", "TabularSoftmaxPolicy"]

@@ -1,0 +1,285 @@
+"""``pgrad verify``: every gradient estimator against the exact gradient, and its variance.
+
+For each case (an environment, a policy at fixed theta, a discount gamma) we draw M
+independent batches of K episodes, compute every estimator (weighting x baseline) on each
+batch, and compare the mean of the M estimates with grad J from :mod:`pgrad.exact`:
+
+    bias_i = mean_m g^m_i - (grad J)_i,   se_i = std_m(g^m_i) / sqrt(M),   z = max_i |bias_i| / se_i,
+    variance = trace Cov_m(g^m)  (the total variance of one batch's estimate).
+
+Theory says which estimators are unbiased (``theory_unbiased``): those must have z < 4.
+A biased one is "shown" biased when z > 6. Cart-pole has no exact gradient, so its rows
+report the variance only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from pgrad import estimators
+from pgrad.envs import CARTPOLE, Dynamics
+from pgrad.exact import aliased_mdp, exact_gradient, random_mdp, to_dynamics
+from pgrad.policies import LogisticPolicy, Policy, SoftmaxLinearPolicy, TabularSoftmaxPolicy
+from pgrad.returns import WEIGHTINGS
+from pgrad.rollout import rollout
+
+ESTIMATORS: tuple[tuple[str, str], ...] = tuple((w, b) for w in WEIGHTINGS for b in estimators.BASELINES)
+"""Every (weighting, baseline) pair pgrad ships."""
+
+Z_PASS = 4.0
+"""An estimator that theory calls unbiased passes when every component is within 4 SE."""
+Z_SHOWN = 6.0
+"""A biased estimator is shown biased when some component is off by more than 6 SE."""
+
+DEFAULT_BATCHES = 4000
+CHUNK = 1000
+"""Batches rolled out together (memory grows with CHUNK x K x T x d)."""
+DEFAULT_EPISODES = 4
+
+
+def theory_unbiased(weighting: str, baseline: str, gamma: float) -> bool:
+    """Whether E[g] = grad J: the weighting must keep gamma^t (``reward_to_go_from_t`` drops it,
+    harmless only at gamma = 1) and the baseline must not use the episode's own rewards
+    (``batch_mean`` and ``time_mean`` include them; their leave-one-out forms do not)."""
+    return (weighting != "reward_to_go_from_t" or gamma == 1.0) and baseline not in (
+        "batch_mean", "time_mean")
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One verification problem: dynamics, a policy at fixed theta [d], gamma, and the exact
+    gradient grad J [d] where it is known (None for cart-pole)."""
+
+    name: str
+    dynamics: Dynamics
+    policy: Policy
+    theta: np.ndarray
+    gamma: float
+    exact: np.ndarray | None
+
+
+def mdp_case(name: str, mdp, policy: Policy, theta: np.ndarray, gamma: float) -> Case:
+    """A case on a finite MDP, with its exact gradient."""
+    return Case(name, to_dynamics(mdp), policy, theta, gamma, exact_gradient(mdp, policy, theta, gamma))
+
+
+CARTPOLE_THETA = np.array([0.0, 0.0, -1.0, -0.5])
+"""Fixed logistic parameters for cart-pole's variance rows (episodes of ~40 steps)."""
+
+
+def default_cases(rng: np.random.Generator) -> list[Case]:
+    """The hand-built aliased MDP at gamma = 0.5 and 1, two random MDPs (tabular softmax and
+    softmax-linear policies, one with a terminal state), and cart-pole (variance only)."""
+    logistic = LogisticPolicy(obs_dim=1)
+    tabular_mdp = random_mdp(rng, 5, 3, 6, n_terminal=1)
+    tabular = TabularSoftmaxPolicy(5, 3)
+    linear_mdp = random_mdp(rng, 6, 3, 5, feature_dim=2)
+    linear = SoftmaxLinearPolicy(2, 3, bias=True)
+    return [
+        mdp_case("aliased H=4 γ=0.5", aliased_mdp(4), logistic, np.array([0.5]), 0.5),
+        mdp_case("aliased H=4 γ=1", aliased_mdp(4), logistic, np.array([0.5]), 1.0),
+        mdp_case("random tabular γ=0.9", tabular_mdp, tabular, 0.5 * rng.standard_normal(tabular.dim), 0.9),
+        mdp_case("random linear γ=0.9", linear_mdp, linear, 0.5 * rng.standard_normal(linear.dim), 0.9),
+        Case("CartPole γ=0.99", CARTPOLE, LogisticPolicy(4), CARTPOLE_THETA, 0.99, None),
+    ]
+
+
+def sample_estimates(case: Case, num_batches: int, num_episodes: int,
+                     seed: np.random.SeedSequence | int) -> dict[tuple[str, str], np.ndarray]:
+    """M = num_batches independent estimates of every estimator: {(weighting, baseline): [M, d]}.
+
+    Batch m (K = num_episodes episodes) runs as seed m of one lockstep rollout, with its own
+    generator spawned from ``seed``; every estimator is computed from the same M batches.
+    """
+    if num_batches < 2 or num_episodes < 2:
+        raise ValueError(f"need at least 2 batches of 2 episodes, got {num_batches} and {num_episodes}")
+    seeds = np.random.SeedSequence(seed) if isinstance(seed, int) else seed
+    rngs = [np.random.default_rng(s) for s in seeds.spawn(num_batches)]
+    parts = []
+    for start in range(0, num_batches, CHUNK):  # bounded memory; batch m's numbers do not change
+        chunk = rngs[start:start + CHUNK]
+        theta = np.broadcast_to(case.theta, (len(chunk), case.theta.shape[-1]))
+        batch = rollout(case.dynamics, case.policy, theta, chunk, num_episodes)
+        score = case.policy.grad_log_prob(theta, batch.obs, batch.act)
+        parts.append({
+            (w, b): estimators.policy_gradient(
+                score, estimators.weights(batch.rew, batch.alive, case.gamma, w, b), batch.alive)
+            for w, b in ESTIMATORS
+        })
+    return {key: np.concatenate([part[key] for part in parts]) for key in ESTIMATORS}
+
+
+@dataclass(frozen=True)
+class Bias:
+    """mean_m g^m - grad J per component [d], its standard error [d], and z = |bias| / se [d]
+    (0 where both are exactly 0, as for parameters of states the policy never visits)."""
+
+    bias: np.ndarray
+    se: np.ndarray
+    z: np.ndarray
+
+    @property
+    def worst(self) -> int:
+        """The component with the largest z."""
+        return int(np.argmax(self.z))
+
+    @property
+    def max_z(self) -> float:
+        return float(self.z.max())
+
+
+def bias_of(estimates: np.ndarray, target: np.ndarray) -> Bias:
+    """Bias of the mean of M independent estimates [M, d] relative to target [d]."""
+    if estimates.ndim != 2 or estimates.shape[1:] != target.shape:
+        raise ValueError(f"estimates must be [M, {target.shape}], got {estimates.shape}")
+    bias = estimates.mean(axis=0) - target
+    se = estimates.std(axis=0, ddof=1) / np.sqrt(estimates.shape[0])
+    exact_zero = np.abs(bias) <= 1e-12 * (1.0 + np.abs(target))
+    z = np.divide(np.abs(bias), se, out=np.where(exact_zero, 0.0, np.inf), where=se > 0)
+    return Bias(bias, se, z)
+
+
+def total_variance(estimates: np.ndarray) -> float:
+    """trace Cov(g) = sum_i Var(g_i) over the M estimates [M, d]."""
+    return float(estimates.var(axis=0, ddof=1).sum())
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: an estimator on a case.
+
+    bias and se are those of the worst component (largest z); all three are None where
+    the exact gradient is unknown. variance_ratio is relative to (total_return, none).
+    passed is False only for an estimator that theory calls unbiased and that missed by 4 SE.
+    """
+
+    case: str
+    weighting: str
+    baseline: str
+    unbiased_in_theory: bool | None
+    bias: float | None
+    se: float | None
+    z: float | None
+    variance: float
+    variance_ratio: float
+    verdict: str
+    passed: bool
+
+
+def _verdict(unbiased_in_theory: bool, z: float) -> tuple[str, bool]:
+    if unbiased_in_theory:
+        if z < Z_PASS:
+            return f"unbiased (within {Z_PASS:g} SE)", True
+        return f"FAIL: off by {z:.1f} SE", False
+    if z > Z_SHOWN:
+        return f"biased, as theory says (> {Z_SHOWN:g} SE)", True
+    return "bias too small to resolve at this size", True
+
+
+def check_case(case: Case, estimates: dict[tuple[str, str], np.ndarray]) -> list[Row]:
+    """The table rows of one case from its estimates (``sample_estimates``)."""
+    reference = total_variance(estimates["total_return", "none"])
+    rows = []
+    for (w, b), g in estimates.items():
+        variance = total_variance(g)
+        if case.exact is None:
+            rows.append(Row(case.name, w, b, None, None, None, None, variance, variance / reference,
+                            "variance only (no exact gradient)", True))
+            continue
+        unbiased = theory_unbiased(w, b, case.gamma)
+        result = bias_of(g, case.exact)
+        i = result.worst
+        verdict, passed = _verdict(unbiased, result.max_z)
+        rows.append(Row(case.name, w, b, unbiased, float(result.bias[i]), float(result.se[i]),
+                        result.max_z, variance, variance / reference, verdict, passed))
+    return rows
+
+
+def verify(num_batches: int = DEFAULT_BATCHES, num_episodes: int = DEFAULT_EPISODES,
+           seed: int = 0, cases: list[Case] | None = None) -> list[Row]:
+    """Run every estimator on every case (``default_cases`` built from ``seed``): the rows."""
+    case_seed, sample_seed = np.random.SeedSequence(seed).spawn(2)
+    cases = default_cases(np.random.default_rng(case_seed)) if cases is None else cases
+    rows = []
+    for case, s in zip(cases, sample_seed.spawn(len(cases)), strict=True):
+        rows.extend(check_case(case, sample_estimates(case, num_batches, num_episodes, s)))
+    return rows
+
+
+def format_table(rows: list[Row], title: str | None = None) -> str:
+    """The rows as a plain-text table (rendered with rich, imported here only)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    for header, justify in (("case", "left"), ("weighting", "left"), ("baseline", "left"),
+                            ("theory", "left"), ("bias ± SE (worst component)", "right"),
+                            ("z", "right"), ("tr Cov", "right"), ("vs total/none", "right"),
+                            ("verdict", "left")):
+        table.add_column(header, justify=justify, no_wrap=True)
+    for i, r in enumerate(rows):
+        theory = "—" if r.unbiased_in_theory is None else ("unbiased" if r.unbiased_in_theory else "biased")
+        bias = "—" if r.bias is None else f"{r.bias:+.4f} ± {r.se:.4f}"
+        z = "—" if r.z is None else f"{r.z:.1f}"
+        last = i + 1 == len(rows) or rows[i + 1].case != r.case
+        table.add_row(r.case if i == 0 or rows[i - 1].case != r.case else "", r.weighting, r.baseline,
+                      theory, bias, z, f"{r.variance:.4g}", f"{r.variance_ratio:.2f}", r.verdict,
+                      end_section=last)
+    console = Console(width=200, color_system=None, force_terminal=False)
+    with console.capture() as capture:
+        console.print(table)
+    return "\n".join(line.rstrip() for line in capture.get().splitlines()).strip("\n") + "\n"
+
+
+def summary(rows: list[Row]) -> str:
+    """One line: how many theoretically unbiased estimators passed, how many biased were shown."""
+    unbiased = [r for r in rows if r.unbiased_in_theory]
+    biased = [r for r in rows if r.unbiased_in_theory is False]
+    shown = sum(r.z is not None and r.z > Z_SHOWN for r in biased)
+    passed = sum(r.passed for r in unbiased)
+    return (f"{passed} of {len(unbiased)} unbiased estimators within {Z_PASS:g} SE of grad J; "
+            f"{shown} of {len(biased)} biased ones shown biased (> {Z_SHOWN:g} SE)")
+
+
+def cli_main(argv: list[str] | None = None) -> int:
+    """``pgrad verify``: print the table; 0 if every unbiased estimator passed, 1 if not, 2 on bad input."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="pgrad verify", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return run(args, sys.stdout, sys.stderr)
+
+
+def add_arguments(parser) -> None:
+    """The options of ``pgrad verify`` on an argparse parser."""
+    parser.add_argument("--size", type=int, default=DEFAULT_BATCHES,
+                        help=f"M, independent batches per case (default {DEFAULT_BATCHES})")
+    parser.add_argument("--episodes", type=int, default=DEFAULT_EPISODES,
+                        help=f"K, episodes per batch (default {DEFAULT_EPISODES}; small K shows the "
+                             "batch-mean bias)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the random MDPs and the sampling")
+
+
+def run(args, out, err) -> int:
+    """Run the checks for parsed ``args``, write the table to ``out``: the exit code."""
+    start = time.perf_counter()
+    try:
+        rows = verify(args.size, args.episodes, args.seed)
+    except ValueError as error:
+        print(f"pgrad verify: error: {error}", file=err)
+        return 2
+    title = (f"pgrad verify: M = {args.size} batches of K = {args.episodes} episodes per case, "
+             f"seed {args.seed}")
+    print(format_table(rows, title), file=out)
+    print(summary(rows), file=out)
+    print(f"({time.perf_counter() - start:.1f} s)", file=out)
+    return 0 if all(r.passed for r in rows) else 1

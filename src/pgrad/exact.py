@@ -86,7 +86,8 @@ class FiniteMDP:
             raise ValueError(f"horizon must be a positive integer, got {self.horizon!r}")
         terminal = np.zeros(N, bool) if self.terminal is None else np.asarray(self.terminal)
         if terminal.shape != (N,) or terminal.dtype != bool:
-            raise ValueError(f"terminal must be a bool array of shape [{N}], got {terminal.dtype} {terminal.shape}")
+            raise ValueError(f"terminal must be a bool array of shape [{N}], got {terminal.dtype} "
+                             f"{terminal.shape}")
         idx = np.flatnonzero(terminal)
         if np.any(np.abs(P[idx, :, idx] - 1.0) > PROB_TOL):
             raise ValueError("terminal states must be absorbing: P[s, a, s] = 1 for every terminal s")
@@ -185,7 +186,9 @@ def exact_objective(mdp: FiniteMDP, policy: Policy, theta: np.ndarray, gamma: fl
 
 
 def _score_times_q(mdp: FiniteMDP, policy: Policy, theta: np.ndarray, gamma: float) -> np.ndarray:
-    """E[grad log pi(a_t | s_t) Q_t(s_t, a_t); step t taken] = sum_s d_t(s) sum_a pi Q_t score: [H, ..., d]."""
+    """E[grad log pi(a_t | s_t) Q_t(s_t, a_t); step t taken] = sum_s d_t(s) sum_a pi Q_t score.
+
+    [H, ..., d]: one term per time step t, not yet discounted by gamma^t."""
     pi, score = _policy_tables(mdp, policy, theta)
     Q, _ = action_values(mdp, pi, gamma)
     d = state_occupancy(mdp, pi)

@@ -96,7 +96,8 @@ class SoftmaxLinearPolicy(_Softmax):
 
     def __post_init__(self):
         if self.obs_dim < 1 or self.num_actions < 2:
-            raise ValueError(f"need obs_dim >= 1 and num_actions >= 2, got {self.obs_dim}, {self.num_actions}")
+            raise ValueError(f"need obs_dim >= 1 and num_actions >= 2, got {self.obs_dim} and "
+                             f"{self.num_actions}")
 
     @property
     def dim(self) -> int:

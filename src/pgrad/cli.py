@@ -1,4 +1,4 @@
-"""The ``pgrad`` command: train, eval, plot.
+"""The ``pgrad`` command: train, eval, plot, verify.
 
 Every ``pgrad train`` flag is generated from the algorithm's config dataclass (names,
 defaults, help texts and accepted values), so the two cannot drift. Bad input gets one
@@ -82,6 +82,18 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
     ev.add_argument("--episodes", type=int, default=100, help="episodes per seed (default: 100)")
     plot = sub.add_parser("plot", help="redraw a run's learning_curve.png")
     plot.add_argument("run_dir", type=Path)
+    from pgrad import verify
+
+    check = sub.add_parser("verify", help="check every gradient estimator against exact gradients",
+                           description="Bias (against the exact gradient on finite MDPs) and variance of "
+                                       "every gradient estimator; exit code 0 only if every estimator "
+                                       "that theory calls unbiased is within 4 standard errors.")
+    check.add_argument("--size", type=int, default=verify.DEFAULT_BATCHES,
+                       help=f"M, independent batches per case (default: {verify.DEFAULT_BATCHES})")
+    check.add_argument("--episodes", type=int, default=verify.DEFAULT_EPISODES,
+                       help=f"K, episodes per batch (default: {verify.DEFAULT_EPISODES})")
+    check.add_argument("--seed", type=int, default=0, help="seed of the random MDPs and the sampling "
+                                                           "(default: 0)")
     return parser
 
 
@@ -184,6 +196,20 @@ def cmd_plot(args, console) -> int:
     return 0
 
 
+def cmd_verify(args, console) -> int:
+    from pgrad.verify import format_table, summary, verify
+
+    start = time.perf_counter()
+    try:
+        rows = verify(args.size, args.episodes, args.seed)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    title = f"pgrad verify --size {args.size} --episodes {args.episodes} --seed {args.seed}"
+    console.out(format_table(rows, title), highlight=False)
+    console.out(f"{summary(rows)} ({time.perf_counter() - start:.1f} s)", highlight=False)
+    return 0 if all(r.passed for r in rows) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     algo = "reinforce"
@@ -196,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         from rich.console import Console
 
         console = Console()
-        return {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot}[args.command](args, console)
+        commands = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "verify": cmd_verify}
+        return commands[args.command](args, console)
     except UsageError as e:
         print(f"pgrad: error: {e}", file=sys.stderr)
         return 2

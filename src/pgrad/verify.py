@@ -20,7 +20,7 @@ import numpy as np
 
 from pgrad import estimators
 from pgrad.envs import CARTPOLE, Dynamics
-from pgrad.exact import aliased_mdp, exact_gradient, random_mdp, to_dynamics
+from pgrad.exact import FiniteMDP, aliased_mdp, exact_gradient, random_mdp, to_dynamics
 from pgrad.policies import LogisticPolicy, Policy, SoftmaxLinearPolicy, TabularSoftmaxPolicy
 from pgrad.returns import WEIGHTINGS
 from pgrad.rollout import rollout
@@ -49,20 +49,25 @@ def theory_unbiased(weighting: str, baseline: str, gamma: float) -> bool:
 
 @dataclass(frozen=True, eq=False)
 class Case:
-    """One verification problem: dynamics, a policy at fixed theta [d], gamma, and the exact
-    gradient grad J [d] where it is known (None for cart-pole)."""
+    """One verification problem: dynamics, a policy at fixed theta [d] and gamma; on a finite
+    MDP (``mdp``) the exact gradient is known, on cart-pole (mdp None) it is not."""
 
     name: str
     dynamics: Dynamics
     policy: Policy
     theta: np.ndarray
     gamma: float
-    exact: np.ndarray | None
+    mdp: FiniteMDP | None = None
+
+    @property
+    def exact(self) -> np.ndarray | None:
+        """grad J(theta) [d], or None without an MDP."""
+        return None if self.mdp is None else exact_gradient(self.mdp, self.policy, self.theta, self.gamma)
 
 
-def mdp_case(name: str, mdp, policy: Policy, theta: np.ndarray, gamma: float) -> Case:
-    """A case on a finite MDP, with its exact gradient."""
-    return Case(name, to_dynamics(mdp), policy, theta, gamma, exact_gradient(mdp, policy, theta, gamma))
+def mdp_case(name: str, mdp: FiniteMDP, policy: Policy, theta: np.ndarray, gamma: float) -> Case:
+    """A case on a finite MDP, run through ``to_dynamics``."""
+    return Case(name, to_dynamics(mdp), policy, theta, gamma, mdp)
 
 
 CARTPOLE_THETA = np.array([0.0, 0.0, -1.0, -0.5])
@@ -82,7 +87,7 @@ def default_cases(rng: np.random.Generator) -> list[Case]:
         mdp_case("aliased H=4 γ=1", aliased_mdp(4), logistic, np.array([0.5]), 1.0),
         mdp_case("random tabular γ=0.9", tabular_mdp, tabular, 0.5 * rng.standard_normal(tabular.dim), 0.9),
         mdp_case("random linear γ=0.9", linear_mdp, linear, 0.5 * rng.standard_normal(linear.dim), 0.9),
-        Case("CartPole γ=0.99", CARTPOLE, LogisticPolicy(4), CARTPOLE_THETA, 0.99, None),
+        Case("CartPole γ=0.99", CARTPOLE, LogisticPolicy(4), CARTPOLE_THETA, 0.99),
     ]
 
 
@@ -177,15 +182,16 @@ def _verdict(unbiased_in_theory: bool, z: float) -> tuple[str, bool]:
 def check_case(case: Case, estimates: dict[tuple[str, str], np.ndarray]) -> list[Row]:
     """The table rows of one case from its estimates (``sample_estimates``)."""
     reference = total_variance(estimates["total_return", "none"])
+    exact = case.exact
     rows = []
     for (w, b), g in estimates.items():
         variance = total_variance(g)
-        if case.exact is None:
+        if exact is None:
             rows.append(Row(case.name, w, b, None, None, None, None, variance, variance / reference,
                             "variance only", True))
             continue
         unbiased = theory_unbiased(w, b, case.gamma)
-        result = bias_of(g, case.exact)
+        result = bias_of(g, exact)
         i = result.worst
         verdict, passed = _verdict(unbiased, result.max_z)
         rows.append(Row(case.name, w, b, unbiased, float(result.bias[i]), float(result.se[i]),

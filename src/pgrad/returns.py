@@ -64,3 +64,40 @@ WEIGHTINGS = {
     "reward_to_go_from_t": reward_to_go_from_t,
 }
 """Gradient weightings by name: the weight w_t that multiplies grad log pi(a_t | s_t)."""
+
+
+def gae(rew: np.ndarray, value: np.ndarray, next_value: np.ndarray, terminated: np.ndarray,
+        truncated: np.ndarray, gamma: float, lam: float) -> np.ndarray:
+    """Generalised advantage estimation, GAE(gamma, lambda) (Schulman et al., 2016), time first:
+
+        delta_t = r_t + gamma (1 - terminated_t) V(s'_t) - V(s_t)
+        A_t     = delta_t + gamma lambda (1 - done_t) A_{t+1},  done_t = terminated_t or truncated_t,
+
+    with A = 0 after the last step T-1. s'_t is the observation after step t: s_{t+1} inside
+    an episode, the true final observation where the episode ended at t, and at t = T-1 the
+    observation the next segment starts from. So the value of the final observation is
+    bootstrapped at truncation and never at termination, and done_t cuts the trace so that
+    A_t never reaches into the next episode. lambda = 1 gives the (bootstrapped) Monte Carlo
+    return minus the baseline, sum_k gamma^k r_{t+k} (+ gamma^n V(s'_{t+n-1}) if the episode
+    was truncated or the segment ended at t+n-1) - V(s_t); lambda = 0 gives A_t = delta_t.
+    The value targets are the lambda-returns A_t + V(s_t).
+
+    rew, value, next_value, terminated, truncated: [T, ...] (all the same shape) -> A [T, ...].
+    """
+    _check(rew, gamma)
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"lam must be in [0, 1], got {lam}")
+    for name, x in (("value", value), ("next_value", next_value), ("terminated", terminated),
+                    ("truncated", truncated)):
+        if x.shape != rew.shape:
+            raise ValueError(f"{name} must have the shape of rew {rew.shape}, got {x.shape}")
+    if terminated.dtype != bool or truncated.dtype != bool:
+        raise ValueError("terminated and truncated must be bool arrays")
+    delta = rew + gamma * np.where(terminated, 0.0, next_value) - value
+    adv = np.empty(rew.shape, dtype=np.result_type(delta.dtype, np.float64))
+    running = np.zeros(rew.shape[1:], dtype=adv.dtype)
+    cont = gamma * lam * ~(terminated | truncated)
+    for t in range(rew.shape[0] - 1, -1, -1):
+        running = delta[t] + cont[t] * running
+        adv[t] = running
+    return adv

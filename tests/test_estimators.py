@@ -80,3 +80,24 @@ def test_unknown_names_list_accepted_values(kw, message):
 def test_shape_errors():
     with pytest.raises(ValueError, match=r"\[T, S, K\]"):
         policy_gradient(np.zeros((2, 1, 2, 3)), np.zeros((2, 2)), np.ones((2, 2), bool))
+
+
+def test_factored_gradient_equals_the_generic_estimate():
+    from pgrad.estimators import factored_policy_gradient
+    from pgrad.policies import LogisticPolicy
+
+    rng = np.random.default_rng(3)
+    policy = LogisticPolicy(obs_dim=4, bias=True)
+    theta = rng.normal(size=(3, 5))
+    obs = rng.normal(size=(9, 3, 6, 4))
+    act = rng.integers(0, 2, (9, 3, 6))
+    w = rng.normal(size=(9, 3, 6))
+    alive = rng.random((9, 3, 6)) < 0.7
+    generic = policy_gradient(policy.grad_log_prob(theta, obs, act), w, alive)
+    factored = factored_policy_gradient(*policy.score_factors(theta, obs, act), w, alive)
+    np.testing.assert_allclose(factored, generic, rtol=1e-12)
+    coef = rng.normal(size=(9, 3, 6, 2))  # a vector coefficient, as softmax-linear has
+    phi = obs
+    outer = (phi[..., :, None] * coef[..., None, :]).reshape(9, 3, 6, 8)
+    np.testing.assert_allclose(factored_policy_gradient(phi, coef, w, alive),
+                               policy_gradient(outer, w, alive), rtol=1e-12)

@@ -87,6 +87,30 @@ def policy_gradient(score: np.ndarray, w: np.ndarray, alive: np.ndarray) -> np.n
     return terms.sum(axis=0).mean(axis=1)
 
 
+def factored_policy_gradient(phi: np.ndarray, coef: np.ndarray, w: np.ndarray,
+                             alive: np.ndarray) -> np.ndarray:
+    """policy_gradient for log-linear policies, whose score factorises as
+    grad log pi(a | s) = phi(s) (x) c(s, a): features times a coefficient, e.g. (y - p) s for
+    the logistic policy or phi(s) (onehot(a) - pi(. | s)) for softmax-linear.
+
+    g = (1/K) sum_k sum_t w^k_t phi(s^k_t) (x) c^k_t, without forming the [T, S, K, d] score.
+    phi: [T, S, K, f]; coef: [T, S, K] or [T, S, K, A]; w, alive: [T, S, K].
+    Returns [S, f] or [S, f * A] (row-major by feature, as theta is laid out).
+    """
+    _check_wa(w, alive)
+    if phi.shape[:3] != w.shape or coef.shape[:3] != w.shape:
+        raise ValueError(f"phi [T, S, K, f] and coef [T, S, K, ...] must match weights {w.shape}, "
+                         f"got {phi.shape} and {coef.shape}")
+    wc = np.where(alive, w, 0.0) if coef.ndim == 3 else np.where(alive, w, 0.0)[..., None]
+    wc = wc * coef
+    K = w.shape[2]
+    columns = []
+    for j in range(phi.shape[3]):  # one feature at a time: memory stays [T, S, K]
+        phi_j = phi[..., j] if coef.ndim == 3 else phi[..., j, None]
+        columns.append((wc * phi_j).sum(axis=0).sum(axis=1) / K)  # time first, in order
+    return np.stack(columns, axis=1).reshape(w.shape[1], -1)
+
+
 def weights(rew: np.ndarray, alive: np.ndarray, gamma: float, weighting: str, baseline: str,
             standardize_weights: bool = False) -> np.ndarray:
     """w_t for the score function: the named weighting, minus the named baseline, optionally

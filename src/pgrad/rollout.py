@@ -21,7 +21,7 @@ from pgrad.policies import Policy
 class Batch:
     """K episodes for each of S seeds, time first, padded to the longest episode T.
 
-    obs: [T, S, K, d] s_t;  act: [T, S, K] a_t;  rew: [T, S, K] r_t (0 after the end);
+    obs: [T, S, K, d] s_t;  act: [T, S, K] a_t;  rew: [T, S, K] r_t (all 0 after the end);
     terminated, truncated: [T, S, K] the flags of the step taken at t (kept apart: both
     can be true on the last step of the time limit); alive: [T, S, K] step t was taken;
     lengths: [S, K] number of steps of each episode.
@@ -71,56 +71,84 @@ def rollout(
     """Run ``num_episodes`` episodes per seed under pi_theta until every one has ended.
 
     theta: [S, d], one row per generator in ``rngs``. ``greedy`` takes the modal action
-    (zero noise) instead of sampling; ``dtype=np.float32`` runs the fast single-precision
+    (``policy.mode``) instead of sampling; ``dtype=np.float32`` runs the fast single-precision
     mode. Episodes are truncated after ``max_steps`` (default: the environment's limit).
+
+    The S * K episodes are simulated as one flat batch of environments, each with its own
+    row of parameters. Ended episodes stay frozen until at most half are still running;
+    then the batch is compacted to the running ones, so late steps cost what they use.
     """
     if theta.ndim != 2 or theta.shape[0] != len(rngs):
         raise ValueError(f"theta must be [S, d] with S = {len(rngs)} seeds, got {theta.shape}")
     H = max_steps or dynamics.max_episode_steps
     S, K = theta.shape[0], num_episodes
+    N = S * K
     reset_u, noise, step_u = draw_noise(dynamics, policy, rngs, K, H)
-    if greedy:
-        noise = np.zeros_like(noise)
-    theta_c = theta.astype(dtype, copy=False)
-    noise = noise.astype(dtype, copy=False)
-    state = dynamics.reset(reset_u.astype(dtype, copy=False))
+    noise = noise.astype(dtype, copy=False).reshape((H, N) + noise.shape[3:])
+    step_u = None if step_u is None else step_u.reshape(H, -1, N)
+    theta_env = np.repeat(theta.astype(dtype, copy=False), K, axis=0)  # [N, d], seed-major
+    state = dynamics.reset(reset_u.astype(dtype, copy=False).reshape(-1, N))
 
-    obs_buf = np.empty((H, dynamics.obs_dim, S, K), dtype)
-    act_buf = np.zeros((H, S, K) + policy.action_shape, policy.action_dtype)
-    rew_buf = np.zeros((H, S, K), dtype)
-    term_buf = np.zeros((H, S, K), bool)
-    alive_buf = np.zeros((H, S, K), bool)
-    alive = np.ones((S, K), bool)
+    obs_buf = np.zeros((H, dynamics.obs_dim, N), dtype)
+    act_buf = np.zeros((H, N) + policy.action_shape, policy.action_dtype)
+    rew_buf = np.zeros((H, N), dtype)
+    term_buf = np.zeros((H, N), bool)
+    alive_buf = np.zeros((H, N), bool)
+    env = slice(None)  # the simulated environments: all, or their flat indices once compacted
+    alive = np.ones(N, bool)
     T = H
     for t in range(H):
-        obs = dynamics.observe(state)
-        obs_buf[t] = obs
-        act_buf[t] = act = policy.act(theta_c, obs.transpose(1, 2, 0), noise[t])
-        if step_u is None:
-            next_state, rew_buf[t], term_buf[t] = dynamics.step(state, act)
+        obs = dynamics.observe(state)  # [obs_dim, E]
+        obs_e = obs.T[:, None]  # [E, 1, obs_dim]: each environment is its own row of theta
+        if greedy:
+            act = policy.mode(theta_env, obs_e)[:, 0]
         else:
-            next_state, rew_buf[t], term_buf[t] = dynamics.step(state, act, step_u[t])
-        alive_buf[t] = alive
-        np.greater(alive, term_buf[t], out=alive)  # alive and not terminated
-        if not np.count_nonzero(alive):
+            act = policy.act(theta_env, obs_e, noise[t, env][:, None])[:, 0]
+        u = () if step_u is None else (step_u[t][:, env],)
+        next_state, rew, terminated = dynamics.step(state, act, *u)
+        obs_buf[t][:, env], act_buf[t, env], rew_buf[t, env] = obs, act, rew
+        term_buf[t, env], alive_buf[t, env] = terminated, alive
+        np.greater(alive, terminated, out=alive)  # alive and not terminated
+        running = np.count_nonzero(alive)
+        if not running:
             T = t + 1
             break
-        state = np.where(alive, next_state, state)  # ended episodes stay frozen, finite
-    alive_buf = alive_buf[:T]
-    rew_buf, term_buf = rew_buf[:T] * alive_buf, term_buf[:T] & alive_buf
+        if 2 * running <= alive.size:  # compact to the running environments
+            env = np.flatnonzero(alive) if isinstance(env, slice) else env[alive]
+            state, theta_env, alive = next_state[:, alive], theta_env[alive], alive[alive]
+        else:
+            state = np.where(alive, next_state, state)  # ended episodes stay frozen, finite
+    obs_buf, act_buf, alive_buf = obs_buf[:T], act_buf[:T], alive_buf[:T]
+    obs_buf *= alive_buf[:, None, :]  # steps after an episode's end hold zeros
+    act_buf *= alive_buf.reshape(alive_buf.shape + (1,) * len(policy.action_shape))
+    alive_buf = alive_buf.reshape(T, S, K)
     trunc_buf = np.zeros((T, S, K), bool)
     if T == H:
         trunc_buf[H - 1] = alive_buf[H - 1]  # the time limit, as Gymnasium's TimeLimit sets it
-    alive_buf = alive_buf[:T]
     return Batch(
-        obs=np.moveaxis(obs_buf[:T], 1, -1),
-        act=act_buf[:T],
-        rew=rew_buf,
-        terminated=term_buf,
+        obs=np.moveaxis(obs_buf.reshape(T, -1, S, K), 1, -1),
+        act=act_buf.reshape((T, S, K) + policy.action_shape),
+        rew=rew_buf[:T].reshape(T, S, K) * alive_buf,
+        terminated=term_buf[:T].reshape(T, S, K) & alive_buf,
         truncated=trunc_buf,
         alive=alive_buf,
         lengths=alive_buf.sum(axis=0),
     )
+
+
+def split_seeds(batch: Batch, max_elements: int = 1 << 16):
+    """Yield (seed slice, sub-batch) for consecutive groups of seeds, each trimmed to its own
+    longest episode and holding about ``max_elements`` steps, so per-seed estimators run on
+    cache-sized arrays without the padding of other seeds' longer episodes."""
+    T, S, K = batch.alive.shape
+    per_seed = max(1, max_elements // max(1, T * K))
+    for lo in range(0, S, per_seed):
+        part = slice(lo, min(S, lo + per_seed))
+        t = int(batch.lengths[part].max())
+        yield part, Batch(obs=batch.obs[:t, part], act=batch.act[:t, part],
+                          rew=batch.rew[:t, part], terminated=batch.terminated[:t, part],
+                          truncated=batch.truncated[:t, part], alive=batch.alive[:t, part],
+                          lengths=batch.lengths[part])
 
 
 def seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:

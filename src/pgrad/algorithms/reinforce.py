@@ -23,7 +23,7 @@ from pgrad.envs import DYNAMICS, get_dynamics
 from pgrad.optim import OPTIMIZERS, put, take
 from pgrad.policies import LogisticPolicy
 from pgrad.returns import WEIGHTINGS
-from pgrad.rollout import rollout, seed_streams
+from pgrad.rollout import rollout, seed_streams, split_seeds
 
 
 @dataclass(frozen=True)
@@ -111,24 +111,22 @@ def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
         batch = rollout(dynamics, policy, theta[idx], [rngs[i] for i in idx], K,
                         dtype=config.dtype)                                       # sample
         wall = time.perf_counter() - start
+        episode_returns = batch.episode_returns
         for j, i in enumerate(idx):
-            returns[i].append(batch.episode_returns[j])
-            records[i].append((batch.episode_returns[j], batch.lengths[j], update, wall))
+            returns[i].append(episode_returns[j])
+            records[i].append((episode_returns[j], batch.lengths[j], update, wall))
             n = len(returns[i]) * K
             if _window_mean(returns[i], config.solve_window) >= config.solve_threshold:
                 solved_at[i], active[i] = n, False
             elif n >= config.max_episodes:
                 active[i] = False
         if logger is not None:
-            logger(_metrics(update, seeds, idx, batch, returns, config, wall))
-        keep = active[idx]
+            logger(_metrics(update, seeds, idx, episode_returns, returns, config, wall))
+        keep = active[idx]  # seeds that just stopped take no further step
         if not keep.any():
             break
-        idx, batch = idx[keep], _select(batch, keep)
-        w = estimators.weights(batch.rew, batch.alive, config.gamma, config.weighting,
-                               config.baseline, config.standardize)              # estimate
-        score = policy.grad_log_prob(theta[idx], batch.obs, batch.act)
-        grad = estimators.policy_gradient(score, w, batch.alive)
+        grad = estimate(config, policy, theta[idx], batch)[keep]                    # estimate
+        idx = idx[keep]
         theta[idx], part = optimizer.step(theta[idx], grad, take(opt_state, idx))  # ascend
         put(opt_state, idx, part)
         update += 1
@@ -136,11 +134,20 @@ def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
                        [_episode_table(r) for r in records], time.perf_counter() - start)
 
 
-def _select(batch, keep: np.ndarray):
-    """The batch restricted to the seeds where ``keep`` is true (seed axis 1, lengths axis 0)."""
-    fields = {k: getattr(batch, k)[:, keep] for k in ("obs", "act", "rew", "terminated",
-                                                      "truncated", "alive")}
-    return type(batch)(**fields, lengths=batch.lengths[keep])
+def estimate(config: ReinforceConfig, policy, theta: np.ndarray, batch) -> np.ndarray:
+    """g = (1/K) sum_k sum_t w^k_t grad log pi(a^k_t | s^k_t) for every seed: [S, d].
+
+    w is the configured weighting minus the configured baseline (optionally standardised).
+    Seeds are estimated in cache-sized groups; every quantity is per seed, so grouping
+    changes no bit of the result.
+    """
+    grads = []
+    for part, b in split_seeds(batch):
+        w = estimators.weights(b.rew, b.alive, config.gamma, config.weighting, config.baseline,
+                               config.standardize)
+        phi, coef = policy.score_factors(theta[part], b.obs, b.act)
+        grads.append(estimators.factored_policy_gradient(phi, coef, w, b.alive))
+    return np.concatenate(grads)
 
 
 def _episode_table(records: list[tuple]) -> dict[str, np.ndarray]:
@@ -154,13 +161,13 @@ def _episode_table(records: list[tuple]) -> dict[str, np.ndarray]:
     }
 
 
-def _metrics(update, seeds, idx, batch, returns, config, wall) -> dict:
+def _metrics(update, seeds, idx, episode_returns, returns, config, wall) -> dict:
     window = [float(np.concatenate(returns[i])[-config.solve_window:].mean()) for i in idx]
     return {
         "update": update,
         "seeds": [seeds[i] for i in idx],
         "episodes": int(sum(len(r) for r in returns) * config.episodes_per_update),
-        "mean_return": float(batch.episode_returns.mean()),
+        "mean_return": float(episode_returns.mean()),
         "window_mean": float(np.mean(window)),
         "wall": wall,
     }

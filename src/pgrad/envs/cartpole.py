@@ -72,8 +72,7 @@ def step(state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     The time limit is the rollout's business: this function never truncates.
     """
     x, x_dot, theta, theta_dot = state
-    force_mag = state.dtype.type(FORCE_MAG)
-    force = np.where(action, force_mag, -force_mag)
+    force = _FORCES[state.dtype].take(action)  # exactly -10.0 or +10.0
     costheta = np.cos(theta)
     sintheta = np.sin(theta)
     temp = (force + POLEMASS_LENGTH * np.square(theta_dot) * sintheta) / TOTAL_MASS
@@ -81,11 +80,13 @@ def step(state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         LENGTH * (4.0 / 3.0 - MASSPOLE * np.square(costheta) / TOTAL_MASS)
     )
     xacc = temp - POLEMASS_LENGTH * thetaacc * costheta / TOTAL_MASS
-    # Euler: (x, x_dot, theta, theta_dot) + tau * (x_dot, xacc, theta_dot, thetaacc), each
-    # component rounded exactly as Gymnasium's four separate updates.
-    derivative = np.empty_like(state)
-    derivative[0], derivative[1], derivative[2], derivative[3] = x_dot, xacc, theta_dot, thetaacc
-    next_state = state + TAU * derivative
+    # explicit Euler, each component rounded exactly as Gymnasium's four updates
+    next_state = np.empty_like(state)
+    for i, derivative in enumerate((x_dot, xacc, theta_dot, thetaacc)):
+        np.add(state[i], TAU * derivative, out=next_state[i])
     # abs(x) > 2.4 is exactly (x < -2.4) | (x > 2.4) in floating point.
     terminated = (np.abs(next_state[0]) > X_THRESHOLD) | (np.abs(next_state[2]) > THETA_THRESHOLD)
     return next_state, np.ones(terminated.shape, state.dtype), terminated
+
+
+_FORCES = {np.dtype(t): np.array([-FORCE_MAG, FORCE_MAG], t) for t in (np.float32, np.float64)}

@@ -24,8 +24,7 @@ class LogisticPolicy:
     features are (s, 1) and theta has ``obs_dim + 1`` entries. The score function is
     grad_theta log pi(a | s) = (y - p) s with y = 1 for left, 0 for right.
 
-    Sampling thresholds logistic noise: a = left iff eps < z with eps ~ Logistic(0, 1),
-    which has probability sigmoid(z); eps = 0 gives the greedy action.
+    Sampling draws u ~ Uniform[0, 1) and goes left iff u < p; ``mode`` is the greedy action.
     """
 
     obs_dim: int = 4
@@ -44,13 +43,17 @@ class LogisticPolicy:
         return np.zeros(shape)
 
     def logits(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
-        """z = theta . s (+ theta_bias): [...] from obs [..., obs_dim]."""
+        """z = theta . s (+ theta_bias), summed over j in order: [...] from obs [..., obs_dim].
+
+        The fixed order makes z for one (theta, s) pair the same bits however it is batched.
+        """
         check_theta_obs(theta, obs, self.dim, self.obs_dim)
-        w = theta[..., : self.obs_dim]
-        z = np.einsum("...d,d->...", obs, w) if theta.ndim == 1 else np.einsum(
-            "...skd,sd->...sk", obs, w)
+        w = theta if theta.ndim == 1 else theta[:, None, :]
+        z = obs[..., 0] * w[..., 0]
+        for j in range(1, self.obs_dim):
+            z = z + obs[..., j] * w[..., j]
         if self.bias:
-            z = z + (theta[..., -1] if theta.ndim == 1 else theta[:, None, -1])
+            z = z + w[..., self.obs_dim]
         return z
 
     def features(self, obs: np.ndarray) -> np.ndarray:
@@ -69,17 +72,21 @@ class LogisticPolicy:
         return np.stack([sigmoid(z), sigmoid(-z)], axis=-1)
 
     def noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-        """eps ~ Logistic(0, 1), one per action: shape."""
-        return rng.logistic(size=shape)
+        """u ~ Uniform[0, 1), one per action: shape."""
+        return rng.random(shape)
 
     def act(self, theta: np.ndarray, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """a = 0 (left) if eps < z else 1 (right): int8 [...]."""
-        return (noise >= self.logits(theta, obs)).view(np.int8)
+        """a = 0 (left) if u < p = pi(left | s), else 1 (right): int8 [...]."""
+        return (noise >= self.prob_left(theta, obs)).view(np.int8)
+
+    def mode(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """The greedy action: left (0) where p >= 1/2, i.e. z >= 0: int8 [...]."""
+        return (self.logits(theta, obs) < 0).view(np.int8)
 
     def sample(self, theta: np.ndarray, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """a ~ pi_theta(. | s): int8 [...]."""
-        z = self.logits(theta, obs)
-        return (rng.logistic(size=z.shape) >= z).view(np.int8)
+        p = self.prob_left(theta, obs)
+        return (rng.random(p.shape) >= p).view(np.int8)
 
     def log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
         """log pi(a | s) = -log(1 + exp(-z)) for left, -log(1 + exp(z)) for right: [...]."""
@@ -88,6 +95,10 @@ class LogisticPolicy:
 
     def grad_log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
         """grad_theta log pi(a | s) = (y - p) s, y = 1[a = left]: [..., d]."""
+        phi, coef = self.score_factors(theta, obs, act)
+        return coef[..., None] * phi
+
+    def score_factors(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray):
+        """The score as features times a coefficient: (s [..., d], y - p [...])."""
         p = self.prob_left(theta, obs)
-        y = (act == 0).astype(p.dtype)
-        return (y - p)[..., None] * self.features(obs)
+        return self.features(obs), (act == 0) - p

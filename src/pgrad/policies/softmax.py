@@ -56,6 +56,10 @@ class _Softmax:
         """a = argmax_a (z_a + g_a): [...]."""
         return np.argmax(self.logits(theta, obs) + noise, axis=-1).astype(self.action_dtype)
 
+    def mode(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """The greedy action argmax_a z_a (the first on ties): [...]."""
+        return np.argmax(self.logits(theta, obs), axis=-1).astype(self.action_dtype)
+
     def sample(self, theta: np.ndarray, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """a ~ pi_theta(. | s): [...]."""
         z = self.logits(theta, obs)

@@ -20,8 +20,8 @@ def learning_curve(rows, threshold: float, window: int, path: Path) -> Path:
     """Save the learning curve for metrics rows (seed, episode, return, ...) to ``path``.
 
     One seed: each episode's return, the moving mean over ``window`` episodes and the
-    threshold. Several seeds: the median moving mean over seeds with an interquartile band
-    (over the seeds still training at that episode).
+    threshold. Several seeds: the median moving mean over seeds with an interquartile band;
+    a seed that stopped (solved, or out of episodes) holds its last value.
     """
     import matplotlib
 
@@ -42,11 +42,11 @@ def learning_curve(rows, threshold: float, window: int, path: Path) -> Path:
     else:
         curves = [moving_average(np.array(r), window) for r in by_seed.values()]
         n = max(len(c) for c in curves)
-        padded = np.full((len(curves), n), np.nan)
+        padded = np.empty((len(curves), n))
         for i, c in enumerate(curves):
-            padded[i, : len(c)] = c
+            padded[i, : len(c)], padded[i, len(c):] = c, c[-1]
         episodes = np.arange(1, n + 1)
-        q25, q50, q75 = np.nanpercentile(padded, [25, 50, 75], axis=0)
+        q25, q50, q75 = np.percentile(padded, [25, 50, 75], axis=0)
         ax.fill_between(episodes, q25, q75, alpha=0.3, color="tab:blue", label="interquartile range")
         ax.plot(episodes, q50, color="tab:blue", lw=2,
                 label=f"median over {len(curves)} seeds of mean of last {window}")

@@ -245,8 +245,8 @@ def format_table(rows: list[Row], title: str | None = None) -> str:
     console = Console(width=200, color_system=None, force_terminal=False)
     with console.capture() as capture:
         console.print(table)
-    lines = [line.rstrip() for line in capture.get().strip("\n").splitlines()]
-    return "\n".join([*lines, "", *LEGEND]) + "\n"
+    text = "\n".join(line.rstrip() for line in capture.get().splitlines()).strip("\n")
+    return "\n".join([text, "", *LEGEND]) + "\n"
 
 
 def summary(rows: list[Row]) -> str:

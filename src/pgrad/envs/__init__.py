@@ -1,9 +1,12 @@
 """Environments: dynamics as pure vectorised numpy functions, and their Gymnasium vector env.
 
 Each environment pgrad implements is a :class:`Dynamics` bundle of pure functions over
-component-first state arrays ``[state_dim, *batch]``. The same functions back the fused
-rollout (:mod:`pgrad.rollout`) and :class:`pgrad.envs.vector.DynamicsVectorEnv`, a
-``gymnasium.vector.VectorEnv``. Any other Gymnasium id goes through ``gymnasium.make_vec``.
+component-first state arrays ``[state_dim, *batch]``: CartPole-v1, Acrobot-v1,
+MountainCar-v0 (discrete actions), MountainCarContinuous-v0 and Pendulum-v1 (Box actions),
+each bit-exact with Gymnasium's single env. The same functions back the fused rollout
+(:mod:`pgrad.rollout`) and :class:`pgrad.envs.vector.DynamicsVectorEnv`, a
+``gymnasium.vector.VectorEnv``, which Gymnasium also reaches as ``pgrad/<id>``
+(:func:`register`). Any other Gymnasium id goes through ``gymnasium.make_vec``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pgrad.envs import cartpole
+from pgrad.envs import acrobot, cartpole, mountain_car, mountain_car_continuous, pendulum
+
+NAMESPACE = "pgrad"
+"""Gymnasium namespace of pgrad's registered ids: ``pgrad/Acrobot-v1`` and so on."""
 
 
 @dataclass(frozen=True)
@@ -21,9 +27,15 @@ class Dynamics:
     """An environment as pure functions.
 
     reset(u [reset_draws, *batch] uniforms in [0, 1)) -> state [state_dim, *batch]
-    step(state, action [*batch]) -> (state, reward [*batch], terminated [*batch]), or, for
-        stochastic dynamics (step_draws > 0), step(state, action, u [step_draws, *batch])
+    step(state, action) -> (state, reward [*batch], terminated [*batch]), or, for
+        stochastic dynamics (step_draws > 0), step(state, action, u [step_draws, *batch]);
+        action is [*batch] integers in [0, num_actions) for discrete actions, or
+        [*batch, m] floats for Box actions (m = len(action_low))
     observe(state) -> obs [obs_dim, *batch] (component first)
+
+    Discrete actions: ``num_actions > 0`` and empty ``action_low``/``action_high``.
+    Box actions: ``num_actions == 0`` and the Box bounds in ``action_low``/``action_high``.
+    The observation bounds are ``obs_low`` (default ``-obs_high``) and ``obs_high``.
     """
 
     id: str
@@ -37,6 +49,32 @@ class Dynamics:
     step: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
     observe: Callable[[np.ndarray], np.ndarray]
     step_draws: int = 0
+    obs_low: tuple[float, ...] = ()
+    action_low: tuple[float, ...] = ()
+    action_high: tuple[float, ...] = ()
+
+    def __post_init__(self):
+        if len(self.action_low) != len(self.action_high):
+            raise ValueError(f"{self.id}: action_low and action_high must have the same length")
+        if (self.num_actions > 0) == bool(self.action_low):
+            raise ValueError(f"{self.id}: give either num_actions > 0 or Box bounds, not both")
+        if len(self.obs_high) != self.obs_dim or len(self.obs_low) not in (0, self.obs_dim):
+            raise ValueError(f"{self.id}: observation bounds must have obs_dim = {self.obs_dim} entries")
+
+    @property
+    def discrete(self) -> bool:
+        """Whether actions are integers in [0, num_actions) (else Box actions)."""
+        return self.num_actions > 0
+
+    @property
+    def action_dim(self) -> int:
+        """m, the length of a Box action (0 for discrete actions)."""
+        return len(self.action_low)
+
+    @property
+    def obs_bounds(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(low, high) of the observation space."""
+        return self.obs_low or tuple(-h for h in self.obs_high), self.obs_high
 
 
 def _identity(state: np.ndarray) -> np.ndarray:
@@ -56,30 +94,114 @@ CARTPOLE = Dynamics(
     observe=_identity,
 )
 
-DYNAMICS: dict[str, Dynamics] = {CARTPOLE.id: CARTPOLE}
+ACROBOT = Dynamics(
+    id=acrobot.ENV_ID,
+    obs_dim=acrobot.OBS_DIM,
+    state_dim=acrobot.STATE_DIM,
+    reset_draws=acrobot.STATE_DIM,
+    num_actions=acrobot.NUM_ACTIONS,
+    max_episode_steps=acrobot.MAX_EPISODE_STEPS,
+    obs_high=acrobot.OBS_HIGH,
+    reset=acrobot.reset,
+    step=acrobot.step,
+    observe=acrobot.observe,
+)
+
+MOUNTAIN_CAR = Dynamics(
+    id=mountain_car.ENV_ID,
+    obs_dim=mountain_car.STATE_DIM,
+    state_dim=mountain_car.STATE_DIM,
+    reset_draws=1,
+    num_actions=mountain_car.NUM_ACTIONS,
+    max_episode_steps=mountain_car.MAX_EPISODE_STEPS,
+    obs_high=mountain_car.OBS_HIGH,
+    obs_low=mountain_car.OBS_LOW,
+    reset=mountain_car.reset,
+    step=mountain_car.step,
+    observe=mountain_car.observe,
+)
+
+MOUNTAIN_CAR_CONTINUOUS = Dynamics(
+    id=mountain_car_continuous.ENV_ID,
+    obs_dim=mountain_car_continuous.STATE_DIM,
+    state_dim=mountain_car_continuous.STATE_DIM,
+    reset_draws=1,
+    num_actions=0,
+    max_episode_steps=mountain_car_continuous.MAX_EPISODE_STEPS,
+    obs_high=mountain_car_continuous.OBS_HIGH,
+    obs_low=mountain_car_continuous.OBS_LOW,
+    reset=mountain_car_continuous.reset,
+    step=mountain_car_continuous.step,
+    observe=mountain_car_continuous.observe,
+    action_low=(mountain_car_continuous.MIN_ACTION,),
+    action_high=(mountain_car_continuous.MAX_ACTION,),
+)
+
+PENDULUM = Dynamics(
+    id=pendulum.ENV_ID,
+    obs_dim=pendulum.OBS_DIM,
+    state_dim=pendulum.STATE_DIM,
+    reset_draws=pendulum.STATE_DIM,
+    num_actions=0,
+    max_episode_steps=pendulum.MAX_EPISODE_STEPS,
+    obs_high=pendulum.OBS_HIGH,
+    reset=pendulum.reset,
+    step=pendulum.step,
+    observe=pendulum.observe,
+    action_low=(-pendulum.MAX_TORQUE,),
+    action_high=(pendulum.MAX_TORQUE,),
+)
+
+DYNAMICS: dict[str, Dynamics] = {
+    d.id: d for d in (CARTPOLE, ACROBOT, MOUNTAIN_CAR, MOUNTAIN_CAR_CONTINUOUS, PENDULUM)
+}
 """Environment ids with pure dynamics in pgrad (the fused rollout runs these)."""
 
 
+def _plain_id(env_id: str) -> str:
+    """``pgrad/Acrobot-v1`` -> ``Acrobot-v1``; other ids unchanged."""
+    prefix = NAMESPACE + "/"
+    return env_id[len(prefix):] if env_id.startswith(prefix) else env_id
+
+
 def get_dynamics(env_id: str) -> Dynamics:
-    """The pure dynamics for ``env_id``; a one-line ValueError names the accepted ids."""
+    """The pure dynamics for ``env_id`` (plain or ``pgrad/``-namespaced); a one-line
+    ValueError names the accepted ids."""
     try:
-        return DYNAMICS[env_id]
+        return DYNAMICS[_plain_id(env_id)]
     except KeyError:
         raise ValueError(
-            f"unknown env {env_id!r}; accepted: {', '.join(sorted(DYNAMICS))}"
+            f"unknown env {env_id!r}; accepted: {', '.join(DYNAMICS)}"
         ) from None
+
+
+def register() -> None:
+    """Register ``pgrad/<id>`` in Gymnasium for every id in ``DYNAMICS`` (idempotent).
+
+    Each uses Gymnasium's own single env as ``entry_point`` and pgrad's
+    :class:`~pgrad.envs.vector.DynamicsVectorEnv` as ``vector_entry_point``, so that
+    ``gymnasium.make_vec("pgrad/Acrobot-v1", n, vectorization_mode="vector_entry_point")``
+    runs pgrad's dynamics. Imported lazily so that ``import pgrad`` stays fast; without
+    calling it, ``gymnasium.make_vec("pgrad.envs.registration:pgrad/Acrobot-v1", n)`` works.
+    """
+    from pgrad.envs.registration import register_all
+
+    register_all()
 
 
 def make_vec(env_id: str, num_envs: int = 1, *, dtype=np.float64, **kwargs):
     """A ``gymnasium.vector.VectorEnv`` of ``num_envs`` copies of ``env_id``.
 
-    pgrad's own dynamics (``DYNAMICS``) run as one numpy-vectorised env; ``dtype=np.float32``
-    selects the fast single-precision mode. Any other id is passed to ``gymnasium.make_vec``.
+    pgrad's own dynamics (``DYNAMICS``, by plain id such as ``Acrobot-v1`` or namespaced
+    ``pgrad/Acrobot-v1``) run as one numpy-vectorised env; ``dtype=np.float32`` selects the
+    fast single-precision mode. Any other id is passed to ``gymnasium.make_vec``. Registers
+    pgrad's ids in Gymnasium on the way (:func:`register`).
     """
-    if env_id in DYNAMICS:
+    register()
+    if _plain_id(env_id) in DYNAMICS:
         from pgrad.envs.vector import DynamicsVectorEnv
 
-        return DynamicsVectorEnv(DYNAMICS[env_id], num_envs, dtype=dtype, **kwargs)
+        return DynamicsVectorEnv(get_dynamics(env_id), num_envs, dtype=dtype, **kwargs)
     import gymnasium
 
     return gymnasium.make_vec(env_id, num_envs=num_envs, **kwargs)

@@ -18,9 +18,13 @@ class DynamicsVectorEnv(VectorEnv):
     Follows Gymnasium's vector API: observations ``[num_envs, obs_dim]`` float32, rewards
     float64, separate ``terminated`` and ``truncated`` flags, and next-step autoreset (the
     step after an episode ends returns the first observation of the next episode with
-    reward 0 and both flags false). ``reset(options={"state": array [num_envs, state_dim]})``
-    starts every copy from the given internal states; the state is held in ``self.state``,
-    component first, shape ``[state_dim, num_envs]``.
+    reward 0 and both flags false). Actions are ``[num_envs]`` integers for discrete
+    dynamics and ``[num_envs, m]`` floats (taken as float32, the Box space's dtype) for Box
+    dynamics; like Gymnasium's own envs, Box dynamics accept actions outside the Box and
+    clip them as the reference does. ``reset(options={"state": array [num_envs, state_dim]})``
+    starts every copy from the given internal states, one row per env as Gymnasium holds
+    it in ``env.unwrapped.state``; the state is held in ``self.state``, component first,
+    shape ``[state_dim, num_envs]``.
     """
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -36,10 +40,17 @@ class DynamicsVectorEnv(VectorEnv):
         self.num_envs = num_envs
         self.dtype = dtype
         self.max_episode_steps = max_episode_steps or dynamics.max_episode_steps
-        high = np.array(dynamics.obs_high, dtype=np.float32)
-        self.single_observation_space = spaces.Box(-high, high, dtype=np.float32)
+        low, high = (np.array(bound, dtype=np.float32) for bound in dynamics.obs_bounds)
+        self.single_observation_space = spaces.Box(low, high, dtype=np.float32)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.single_action_space = spaces.Discrete(dynamics.num_actions)
+        if dynamics.discrete:
+            self.single_action_space = spaces.Discrete(dynamics.num_actions)
+        else:
+            self.single_action_space = spaces.Box(
+                np.array(dynamics.action_low, dtype=np.float32),
+                np.array(dynamics.action_high, dtype=np.float32),
+                dtype=np.float32,
+            )
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.state: np.ndarray | None = None
         self.steps = np.zeros(num_envs, dtype=np.int64)
@@ -51,6 +62,23 @@ class DynamicsVectorEnv(VectorEnv):
 
     def _obs(self) -> np.ndarray:
         return self.dynamics.observe(self.state).T.astype(np.float32)
+
+    def _check_actions(self, actions) -> np.ndarray:
+        actions = np.asarray(actions)
+        n = self.num_envs
+        if self.dynamics.discrete:
+            if actions.shape != (n,) or actions.dtype.kind not in "biu" or not self.action_space.contains(
+                actions.astype(self.action_space.dtype)
+            ):
+                raise ValueError(f"actions must be {n} integers in [0, {self.dynamics.num_actions})")
+            return actions
+        m = self.dynamics.action_dim
+        if actions.shape != (n, m) or actions.dtype.kind not in "fiu" or not np.isfinite(actions).all():
+            raise ValueError(
+                f"actions must be finite real numbers of shape ({n}, {m}), "
+                f"got {actions.dtype} {actions.shape}"
+            )
+        return actions.astype(np.float32, copy=False)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -70,13 +98,7 @@ class DynamicsVectorEnv(VectorEnv):
     def step(self, actions):
         if self.state is None:
             raise RuntimeError("call reset() before step()")
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,) or not self.action_space.contains(
-            actions.astype(self.action_space.dtype)
-        ):
-            raise ValueError(
-                f"actions must be {self.num_envs} integers in [0, {self.dynamics.num_actions})"
-            )
+        actions = self._check_actions(actions)
         self.state, reward, terminated = self.dynamics.step(self.state, actions)
         reward = reward.astype(np.float64)
         self.steps += 1

@@ -173,8 +173,9 @@ def state_occupancy(mdp: FiniteMDP, pi: np.ndarray) -> np.ndarray:
     """
     d = np.empty((mdp.horizon, *pi.shape[:-1]))
     d[0] = mdp.rho0
+    P_go = mdp.continuing
     for t in range(mdp.horizon - 1):
-        d[t + 1] = np.einsum("...s,...sa,sax->...x", d[t], pi, mdp.continuing)
+        d[t + 1] = np.einsum("...s,...sa,sax->...x", d[t], pi, P_go)
     return d
 
 

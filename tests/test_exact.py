@@ -176,3 +176,18 @@ def test_policy_and_mdp_must_agree():
         exact_gradient(mdp, LogisticPolicy(2), np.zeros(2), 0.9)
     with pytest.raises(ValueError, match="gamma"):
         exact_objective(mdp, SoftmaxLinearPolicy(2, 3), np.zeros(6), 1.5)
+
+
+def test_finite_mdp_runs_as_a_gymnasium_vector_env():
+    from pgrad.envs.vector import DynamicsVectorEnv
+    from pgrad.exact import random_mdp, to_dynamics
+
+    mdp = random_mdp(np.random.default_rng(0), n_states=4, n_actions=2, horizon=5)
+    venv = DynamicsVectorEnv(to_dynamics(mdp), 16)
+    obs, _ = venv.reset(seed=0)
+    ends = 0
+    for _ in range(12):
+        obs, rew, term, trunc, _ = venv.step(venv.action_space.sample())
+        assert venv.observation_space.contains(obs)
+        ends += int((term | trunc).sum())
+    assert ends >= 16  # every copy reached its horizon (or a terminal state) at least once

@@ -99,7 +99,9 @@ class DynamicsVectorEnv(VectorEnv):
         if self.state is None:
             raise RuntimeError("call reset() before step()")
         actions = self._check_actions(actions)
-        self.state, reward, terminated = self.dynamics.step(self.state, actions)
+        draws = self.dynamics.step_draws  # stochastic dynamics take their uniforms as an argument
+        u = (self.np_random.random((draws, self.num_envs)),) if draws else ()
+        self.state, reward, terminated = self.dynamics.step(self.state, actions, *u)
         reward = reward.astype(np.float64)
         self.steps += 1
         truncated = self.steps >= self.max_episode_steps

@@ -125,3 +125,70 @@ def weights(rew: np.ndarray, alive: np.ndarray, gamma: float, weighting: str, ba
     if standardize_weights:
         w = standardize(w, alive)
     return w
+
+
+# ---------------------------------------------------------------------------------------------
+# Surrogate objectives for actor-critic methods (A2C, PPO). Elementwise over samples of any
+# shape [...]; the caller averages over its minibatch.
+# ---------------------------------------------------------------------------------------------
+
+def clipped_surrogate(ratio: np.ndarray, adv: np.ndarray, clip: float) -> np.ndarray:
+    """PPO's clipped surrogate per sample (Schulman et al., 2017):
+
+        L^CLIP = min(r A, clip(r, 1 - eps, 1 + eps) A),   r = pi_theta(a | s) / pi_old(a | s).
+
+    ratio, adv: [...] -> [...]. Maximised; at r = 1 its gradient is the policy gradient A grad log pi.
+    """
+    if ratio.shape != adv.shape:
+        raise ValueError(f"ratio and adv must have the same shape, got {ratio.shape} and {adv.shape}")
+    if not clip > 0:
+        raise ValueError(f"clip must be positive, got {clip}")
+    return np.minimum(ratio * adv, np.clip(ratio, 1.0 - clip, 1.0 + clip) * adv)
+
+
+def clipped_surrogate_grad(ratio: np.ndarray, adv: np.ndarray, clip: float) -> np.ndarray:
+    """dL^CLIP / d log pi_theta(a | s) per sample: r A where the unclipped term is the minimum,
+    0 where the clip is active (A > 0 and r > 1 + eps, or A < 0 and r < 1 - eps).
+
+    So grad_theta L^CLIP = (dL^CLIP / d log pi) grad_theta log pi(a | s).  ratio, adv: [...] -> [...].
+    """
+    if ratio.shape != adv.shape:
+        raise ValueError(f"ratio and adv must have the same shape, got {ratio.shape} and {adv.shape}")
+    clipped = ((adv > 0) & (ratio > 1.0 + clip)) | ((adv < 0) & (ratio < 1.0 - clip))
+    return np.where(clipped, 0.0, ratio * adv)
+
+
+def categorical_entropy(probs: np.ndarray) -> np.ndarray:
+    """H(pi(. | s)) = -sum_a pi_a log pi_a (0 log 0 = 0): [..., A] -> [...]."""
+    logp = np.log(np.where(probs > 0, probs, 1.0))
+    return -(probs * logp).sum(axis=-1)
+
+
+def categorical_entropy_grad(probs: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """grad_theta H(pi(. | s)) = -sum_a pi_a log pi_a grad_theta log pi(a | s)
+    (from grad H = -sum_a grad pi_a (log pi_a + 1) and sum_a grad pi_a = 0).
+
+    probs: [..., A]; scores: [..., A, d], the score of every action -> [..., d].
+    """
+    if scores.shape[:-1] != probs.shape:
+        raise ValueError(f"scores must be [..., A, d] for probs {probs.shape}, got {scores.shape}")
+    logp = np.log(np.where(probs > 0, probs, 1.0))
+    return -((probs * logp)[..., None] * scores).sum(axis=-2)
+
+
+def approx_kl(logp: np.ndarray, logp_old: np.ndarray) -> np.ndarray:
+    """Per-sample estimate of KL(pi_old || pi_theta) from samples of pi_old (Schulman's k3):
+    (r - 1) - log r, r = exp(logp - logp_old); non-negative, unbiased.  [...] -> [...]."""
+    log_ratio = logp - logp_old
+    return np.expm1(log_ratio) - log_ratio
+
+
+def explained_variance(value: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """1 - Var[target - V] / Var[target] over the last axis: [..., M] -> [...] (nan if Var[target] = 0).
+
+    1 means V predicts the targets perfectly, 0 no better than their mean, < 0 worse."""
+    if value.shape != target.shape:
+        raise ValueError(f"value and target must have the same shape, got {value.shape} and {target.shape}")
+    var = target.var(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(var > 0, 1.0 - (target - value).var(axis=-1) / var, np.nan)

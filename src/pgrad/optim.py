@@ -62,3 +62,18 @@ def put(state: tuple[np.ndarray, ...], idx: np.ndarray, part: tuple[np.ndarray, 
     """Write a subset's state back into the full state, in place."""
     for x, p in zip(state, part, strict=True):
         x[idx] = p
+
+
+def clip_grad_norm(grad: np.ndarray, max_norm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rescale each seed's gradient to Euclidean norm at most max_norm:
+    g <- g * min(1, max_norm / ||g||).  grad: [S, d] (or [d]) -> (clipped grad, norms [S])."""
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be positive, got {max_norm}")
+    norm = np.sqrt(np.square(grad).sum(axis=-1))
+    scale = np.minimum(1.0, max_norm / np.maximum(norm, 1e-12))
+    return grad * scale[..., None], norm
+
+
+def linear_decay(initial: float, fraction_done: float) -> float:
+    """A linear schedule: initial * (1 - fraction_done), fraction_done in [0, 1] of the budget."""
+    return initial * max(0.0, 1.0 - fraction_done)

@@ -94,6 +94,16 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
                        help=f"K, episodes per batch (default: {verify.DEFAULT_EPISODES})")
     check.add_argument("--seed", type=int, default=0, help="seed of the random MDPs and the sampling "
                                                            "(default: 0)")
+    rep = sub.add_parser("report", help="IQM table and learning curves with confidence bands",
+                         description="Group run folders by (environment, algorithm); write report.md (IQM "
+                                     "of the final return with a 95% stratified bootstrap CI, seeds, wall "
+                                     "time, env steps), report.png and report.json into --out; print "
+                                     "the table.")
+    rep.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR", help="run folders")
+    rep.add_argument("--out", type=Path, default=None, help="report folder (default: reports/<timestamp>)")
+    rep.add_argument("--force", action="store_true", help="replace an existing report folder")
+    rep.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
+    rep.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default: 10000)")
     return parser
 
 
@@ -210,6 +220,22 @@ def cmd_verify(args, console) -> int:
     return 0 if all(r.passed for r in rows) else 1
 
 
+def cmd_report(args, console) -> int:
+    from pgrad import report
+
+    if args.resamples < 1:
+        raise UsageError(f"--resamples must be a positive integer, got {args.resamples}")
+    out = args.out or Path("reports") / time.strftime("%Y%m%d-%H%M%S")
+    try:
+        groups = report.prepare(args.runs, out, args.force)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    text = report.write_report(groups, out, seed=args.seed, n_resamples=args.resamples, force=args.force)
+    console.out(text, highlight=False)
+    console.out(f"wrote {out / 'report.md'}, report.png and report.json", highlight=False)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     algo = "reinforce"
@@ -222,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         from rich.console import Console
 
         console = Console()
-        commands = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "verify": cmd_verify}
+        commands = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "verify": cmd_verify,
+                    "report": cmd_report}
         return commands[args.command](args, console)
     except UsageError as e:
         print(f"pgrad: error: {e}", file=sys.stderr)

@@ -1,0 +1,236 @@
+"""Final returns of pgrad's algorithms, 10 seeds each, beside published SB3 rl-zoo and CleanRL numbers.
+
+For each (environment, algorithm) pair below, in this order:
+
+    CartPole-v1: reinforce (--baseline value), a2c, ppo
+    Acrobot-v1:  reinforce (--baseline value), a2c, ppo
+    Pendulum-v1: a2c, ppo
+
+1. train seeds 0-9 with the CLI, each pair in its own process and run folder:
+   ``pgrad train --algo ALGO --env-id ENV --seeds 0-9 --out RUNS/ENV-ALGO --quiet --force``;
+   a pair whose training fails (an algorithm not written yet, an environment it does not
+   support) is skipped and listed with pgrad's one-line error;
+2. run ``pgrad report`` over the run folders that exist (IQM of the final evaluation return
+   over seeds, 95% stratified bootstrap CI, seeds, wall time, env steps; learning curves);
+3. write ``benchmarks/results.md`` (and ``benchmarks/results.png``, the report's figure): the
+   report's numbers beside the targets and the published peer numbers, each with its source.
+
+    python benchmarks/results.py                              # full run, seeds 0-9
+    python benchmarks/results.py --seeds 0-2 --md /tmp/r.md   # smoke run
+    python benchmarks/results.py --reinforce-baseline time_mean_loo  # before --baseline value lands
+
+Run folders go under ``runs/results/`` (git-ignored) unless ``--runs`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENVS = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1")
+PAIRS = (("CartPole-v1", "reinforce"), ("CartPole-v1", "a2c"), ("CartPole-v1", "ppo"),
+         ("Acrobot-v1", "reinforce"), ("Acrobot-v1", "a2c"), ("Acrobot-v1", "ppo"),
+         ("Pendulum-v1", "a2c"), ("Pendulum-v1", "ppo"))
+TARGETS = {("CartPole-v1", "reinforce"): 475.0, ("CartPole-v1", "a2c"): 475.0, ("CartPole-v1", "ppo"): 475.0,
+           ("Acrobot-v1", "a2c"): -100.0, ("Acrobot-v1", "ppo"): -100.0, ("Pendulum-v1", "ppo"): -250.0}
+"""Final-return targets (IQM over seeds); pairs not listed have none."""
+
+# ---------------------------------------------------------------------------------------------
+# Published peer numbers, copied by hand from the pages below; each cell names its source.
+# ---------------------------------------------------------------------------------------------
+ZOO_COMMIT = "0088472b8cb622732bdbc4aa3d0d0abde86c67ed"
+ZOO_URL = f"https://github.com/DLR-RM/rl-baselines3-zoo/blob/{ZOO_COMMIT}/benchmark.md"
+CLEANRL_COMMIT = "7a96de22014e13dfb0dbf35b17157a1d9d9c7431"
+CLEANRL_URL = f"https://github.com/vwxyzjn/cleanrl/blob/{CLEANRL_COMMIT}/docs/rl-algorithms/ppo.md"
+CLEANRL_DOCS = "https://docs.cleanrl.dev/rl-algorithms/ppo/#experiment-results"
+CLEANRL_OVERVIEW = "https://docs.cleanrl.dev/rl-algorithms/overview/"
+
+SB3_ZOO = {
+    # (env, algo): (mean_reward ± std_reward, n_timesteps), the row of benchmark.md quoted in SOURCES
+    ("CartPole-v1", "a2c"): ("500.000 ± 0.000", "500k"),
+    ("CartPole-v1", "ppo"): ("500.000 ± 0.000", "100k"),
+    ("Acrobot-v1", "a2c"): ("-83.353 ± 17.213", "500k"),
+    ("Acrobot-v1", "ppo"): ("-73.506 ± 18.201", "1M"),
+    ("Pendulum-v1", "a2c"): ("-162.965 ± 103.210", "1M"),
+    ("Pendulum-v1", "ppo"): ("-172.225 ± 104.159", "100k"),
+}
+CLEANRL = {
+    # (env, algo): `ppo.py` column of the classic-control table in docs/rl-algorithms/ppo.md
+    ("CartPole-v1", "ppo"): "490.04 ± 6.12",
+    ("Acrobot-v1", "ppo"): "-86.36 ± 1.32",
+}
+SOURCES = f"""\
+**SB3 rl-zoo**: [rl-baselines3-zoo `benchmark.md`]({ZOO_URL}) (commit `{ZOO_COMMIT[:8]}`), table
+"Performance of trained agents": `mean_reward ± std_reward` over `eval_episodes` evaluation
+episodes (deterministic policy) of **one** trained agent per pair, after `n_timesteps` of
+training (the page itself warns that it is "not a quantitative benchmark as it corresponds to
+only one run"). Rows used, verbatim:
+
+```text
+|a2c  |Acrobot-v1                 |    -83.353|    17.213|500k       |        149979|         1778|
+|a2c  |CartPole-v1                |    500.000|     0.000|500k       |        150000|          300|
+|a2c  |Pendulum-v1                |   -162.965|   103.210|1M         |        150000|          750|
+|ppo  |Acrobot-v1                 |    -73.506|    18.201|1M         |        149979|         2013|
+|ppo  |CartPole-v1                |    500.000|     0.000|100k       |        150000|          300|
+|ppo  |Pendulum-v1                |   -172.225|   104.159|100k       |        150000|          750|
+```
+
+**CleanRL**: [docs, PPO, `ppo.py`, Experiment results]({CLEANRL_DOCS})
+([source]({CLEANRL_URL}), commit `{CLEANRL_COMMIT[:8]}`): "average episodic returns for
+`ppo.py`", mean ± std over 3 seeds (`--num-seeds 3` in CleanRL's `benchmark/ppo.sh`), 500k
+steps (`ppo.py`'s default `total_timesteps`), from the runs' logged training episodic returns. Rows used
+(spacing normalised):
+`| CartPole-v1 | 490.04 ± 6.12 | 497.54 ± 4.02 |` and `| Acrobot-v1 | -86.36 ± 1.32 | -81.82 ± 5.58 |`
+(the second column is openai/baselines' PPO, not used here).
+
+**n/a** where no number was found: neither rl-zoo nor CleanRL has REINFORCE; CleanRL has no
+A2C (its [algorithm overview]({CLEANRL_OVERVIEW}) lists none); CleanRL's PPO page reports no
+Pendulum-v1 (its continuous-action PPO results are MuJoCo and dm_control tasks only).
+
+**Not like for like.** pgrad's column is the IQM over seeds of each seed's mean return over
+its final evaluation episodes with the stochastic (sampled-action) policy; rl-zoo's is one agent
+evaluated greedily; CleanRL's averages training episodes over 3 seeds. Budgets differ too (see
+the env-steps column and the peers' `n_timesteps`).
+"""
+
+
+def train(env_id: str, algo: str, seeds: str, out: Path, extra: list[str],
+          timeout: float | None) -> str | None:
+    """Train one pair with the CLI; None on success, else the reason (pgrad's one-line error)."""
+    cmd = [sys.executable, "-m", "pgrad.cli", "train", "--algo", algo, "--env-id", env_id, "--seeds", seeds,
+           "--out", str(out), "--quiet", "--force", *extra]
+    print("$ pgrad " + " ".join(cmd[3:]), file=sys.stderr)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"training took longer than --timeout {timeout:g} s"
+    if proc.returncode == 0:
+        return None
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else f"pgrad train exited with code {proc.returncode}"
+
+
+def machine() -> str:
+    try:
+        cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                    if line.startswith("model name")), platform.processor())
+    except OSError:
+        cpu = platform.processor() or "unknown CPU"
+    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("numpy", "scipy", "gymnasium"))
+    return f"{cpu}, {os.cpu_count()} logical cores; Python {platform.python_version()}, {versions}"
+
+
+def fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:,.1f}"
+
+
+def met(x: float | None, target: float | None) -> str:
+    """Whether x reaches the target: yes, **no**, n/a (no x) or – (no target)."""
+    if target is None:
+        return "–"
+    return "n/a" if x is None else ("yes" if x >= target else "**no**")
+
+
+def results_md(rows: dict, missing: dict, args, seconds: float) -> str:
+    """The markdown page: one line per pair, the sources, what was skipped and why."""
+    extra = f" --baseline {args.reinforce_baseline}"
+    lines = [
+        "# Results: final returns beside published numbers", "",
+        f"Written by `python benchmarks/results.py` on {time.strftime('%Y-%m-%d')} in {seconds:.0f} s "
+        f"({machine()}). Each pair: `pgrad train --algo ALGO --env-id ENV --seeds {args.seeds}` "
+        f"(REINFORCE with `{extra.strip()}`), then `pgrad report` over the run folders.", "",
+        "| environment | algorithm | pgrad IQM final return [95% CI] | seeds | target | IQM ≥ target "
+        "| CI low ≥ target | SB3 rl-zoo (1 agent, steps) | CleanRL (3 seeds) | wall time (s) "
+        "| env steps / seed |",
+        "| --- | --- | ---: | ---: | ---: | :---: | :---: | ---: | ---: | ---: | ---: |",
+    ]
+    for env_id, algo in PAIRS:
+        target = TARGETS.get((env_id, algo))
+        zoo = SB3_ZOO.get((env_id, algo))
+        zoo_cell = f"{zoo[0]} ({zoo[1]})" if zoo else "n/a"
+        clean_cell = CLEANRL.get((env_id, algo), "n/a")
+        name = f"{algo} ({extra.strip()})" if algo == "reinforce" else algo
+        row = rows.get((env_id, algo))
+        if row is None:
+            lines.append(f"| {env_id} | {name} | not run¹ | – | {fmt(target) if target else '–'} | – | – "
+                         f"| {zoo_cell} | {clean_cell} | – | – |")
+            continue
+        ci = f"[{fmt(row['ci_low'])}, {fmt(row['ci_high'])}]"
+        steps = "n/a" if row["env_steps"] is None else f"{row['env_steps'] / row['seeds']:,.0f}"
+        lines.append(f"| {env_id} | {name} | {fmt(row['iqm'])} {ci} | {row['seeds']} "
+                     f"| {fmt(target) if target else '–'} | {met(row['iqm'], target)} "
+                     f"| {met(row['ci_low'], target)} "
+                     f"| {zoo_cell} | {clean_cell} | {row['wall_seconds']:.2f} | {steps} |")
+    lines += ["", "Targets: CartPole-v1 ≥ 475 for every algorithm; Acrobot-v1 ≥ -100 for A2C and PPO; "
+              "Pendulum-v1 ≥ -250 for PPO; – where a pair has none. IQM and CI as `pgrad report` "
+              "computes them (interquartile mean over seeds; stratified percentile bootstrap, 10,000 "
+              "resamples, seed 0).",
+              ""]
+    if rows:
+        lines += [f"![learning curves]({args.md.with_suffix('.png').name})", ""]
+    if missing:
+        lines += ["¹ Not run, with pgrad's error:", ""]
+        lines += [f"- {env_id} / {algo}: `{why}`" for (env_id, algo), why in missing.items()]
+        lines.append("")
+    lines += ["## Sources of the peer numbers", "", SOURCES]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0-9", help="seeds per pair (default: 0-9)")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "results",
+                        help="folder for the run folders and the report (default: runs/results)")
+    parser.add_argument("--md", type=Path, default=ROOT / "benchmarks" / "results.md",
+                        help="markdown to write (default: benchmarks/results.md; the figure goes beside it)")
+    parser.add_argument("--reinforce-baseline", default="value",
+                        help="--baseline for REINFORCE (default: value)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse existing run folders instead of retraining")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds allowed per pair (default: none)")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    args.runs.mkdir(parents=True, exist_ok=True)
+    done, missing = {}, {}
+    for env_id, algo in PAIRS:
+        out = args.runs / f"{env_id}-{algo}"
+        extra = ["--baseline", args.reinforce_baseline] if algo == "reinforce" else []
+        if args.reuse and (out / "summary.json").is_file():
+            done[(env_id, algo)] = out
+            continue
+        why = train(env_id, algo, args.seeds, out, extra, args.timeout)
+        if why is None:
+            done[(env_id, algo)] = out
+        else:
+            missing[(env_id, algo)] = why
+            print(f"  skipped {env_id} / {algo}: {why}", file=sys.stderr)
+
+    rows = {}
+    if done:
+        report_dir = args.runs / "report"
+        cmd = [sys.executable, "-m", "pgrad.cli", "report", *map(str, done.values()),
+               "--out", str(report_dir), "--force"]
+        print("$ pgrad " + " ".join(cmd[3:]), file=sys.stderr)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        report = json.loads((report_dir / "report.json").read_text())
+        by_path = {Path(p): r for r in report["rows"] for p in r["runs"]}
+        rows = {pair: by_path[path] for pair, path in done.items()}
+        shutil.copyfile(report_dir / "report.png", args.md.with_suffix(".png"))
+    args.md.write_text(results_md(rows, missing, args, time.perf_counter() - start))
+    print(f"wrote {args.md}" + (f" and {args.md.with_suffix('.png')}" if done else ""), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,9 @@
 """The lockstep rollout: shapes, masks, flags, and per-seed reproducibility."""
 
 import numpy as np
+import pytest
 
+import pgrad.rollout
 from pgrad.envs import CARTPOLE
 from pgrad.policies import LogisticPolicy
 from pgrad.rollout import rollout
@@ -45,15 +47,19 @@ def test_truncation_at_the_time_limit_keeps_flags_apart():
     assert not b.terminated.any()
 
 
-def test_seed_in_batch_equals_seed_alone():
+@pytest.mark.parametrize("compact_min", [1, 10**9], ids=["compacting", "never-compacting"])
+def test_seed_in_batch_equals_seed_alone(monkeypatch, compact_min):
+    monkeypatch.setattr(pgrad.rollout, "COMPACT_MIN", compact_min)
     rng = np.random.default_rng(9)
     theta = rng.normal(size=(4, 4)) * 5
     batched = rollout(CARTPOLE, POLICY, theta, [np.random.default_rng(s) for s in range(4)], 6)
     for s in range(4):
         alone = rollout(CARTPOLE, POLICY, theta[s : s + 1], [np.random.default_rng(s)], 6)
         T = alone.obs.shape[0]
-        assert np.array_equal(alone.obs[:, 0], batched.obs[:T, s])
-        assert np.array_equal(alone.act[:, 0], batched.act[:T, s])
+        alive = alone.alive[:, 0]
+        assert np.array_equal(alone.alive[:, 0], batched.alive[:T, s])
+        assert np.array_equal(alone.obs[:, 0][alive], batched.obs[:T, s][alive])
+        assert np.array_equal(alone.act[:, 0][alive], batched.act[:T, s][alive])
         assert np.array_equal(alone.lengths[0], batched.lengths[s])
         assert not batched.alive[T:, s].any()
 

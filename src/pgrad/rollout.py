@@ -21,7 +21,8 @@ from pgrad.policies import Policy
 class Batch:
     """K episodes for each of S seeds, time first, padded to the longest episode T.
 
-    obs: [T, S, K, d] s_t;  act: [T, S, K] a_t;  rew: [T, S, K] r_t (all 0 after the end);
+    obs: [T, S, K, d] s_t;  act: [T, S, K] a_t;  rew: [T, S, K] r_t (0 after the end; obs and
+    act there are finite padding, the last state or zeros, which estimators mask with alive);
     terminated, truncated: [T, S, K] the flags of the step taken at t (kept apart: both
     can be true on the last step of the time limit); alive: [T, S, K] step t was taken;
     lengths: [S, K] number of steps of each episode.
@@ -41,20 +42,48 @@ class Batch:
         return self.rew.sum(axis=0)
 
 
+class Workspace:
+    """Reusable rollout buffers, owned by the caller (a training loop keeps one)."""
+
+    def __init__(self):
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def array(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """An array of this shape and dtype; its contents are finite but unspecified."""
+        size = int(np.prod(shape))
+        a = self._arrays.get(name)
+        if a is None or a.dtype != np.dtype(dtype) or a.size < size:
+            a = self._arrays[name] = np.zeros(size, dtype)
+        return a[:size].reshape(shape)
+
+
 def draw_noise(
     dynamics: Dynamics, policy: Policy, rngs: Sequence[np.random.Generator], num_episodes: int,
-    max_steps: int,
+    max_steps: int, workspace: Workspace | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Each seed's randomness for one rollout, drawn in this order from its own generator:
     reset uniforms [r, S, K], action noise [H, S, K, ...], transition uniforms [H, q, S, K]
     (None for deterministic dynamics)."""
-    H, K = max_steps, num_episodes
-    reset_u = np.stack([rng.random((dynamics.reset_draws, K)) for rng in rngs], axis=1)
-    noise = np.stack([policy.noise(rng, (H, K)) for rng in rngs], axis=1)
-    step_u = None
-    if dynamics.step_draws:
-        step_u = np.stack([rng.random((H, dynamics.step_draws, K)) for rng in rngs], axis=2)
-    return reset_u, noise, step_u
+    H, K, S = max_steps, num_episodes, len(rngs)
+    buffers = workspace if workspace is not None else Workspace()
+    reset_u = np.empty((dynamics.reset_draws, S, K))
+    step_u = buffers.array("step_u", (H, dynamics.step_draws, S, K), np.float64)
+    noise = None
+    for j, rng in enumerate(rngs):
+        reset_u[:, j] = rng.random((dynamics.reset_draws, K))
+        noise_j = policy.noise(rng, (H, K))
+        if noise is None:
+            noise = buffers.array("noise", (H, S) + noise_j.shape[1:], noise_j.dtype)
+        noise[:, j] = noise_j
+        if dynamics.step_draws:
+            step_u[:, :, j] = rng.random((H, dynamics.step_draws, K))
+    return reset_u, noise, step_u if dynamics.step_draws else None
+
+
+COMPACT_FRACTION = 0.5
+COMPACT_MIN = 1024
+"""Compact the rollout batch only from this many environments: below it, numpy's per-call
+cost dominates and the scatter writes of a compacted batch cost more than they save."""
 
 
 def rollout(
@@ -67,6 +96,7 @@ def rollout(
     greedy: bool = False,
     dtype=np.float64,
     max_steps: int | None = None,
+    workspace: Workspace | None = None,
 ) -> Batch:
     """Run ``num_episodes`` episodes per seed under pi_theta until every one has ended.
 
@@ -77,23 +107,27 @@ def rollout(
     The S * K episodes are simulated as one flat batch of environments, each with its own
     row of parameters. Ended episodes stay frozen until at most half are still running;
     then the batch is compacted to the running ones, so late steps cost what they use.
+    With a ``workspace`` the buffers are reused (no fresh memory per call); the batch then
+    views them and is valid until the next rollout with the same workspace.
     """
     if theta.ndim != 2 or theta.shape[0] != len(rngs):
         raise ValueError(f"theta must be [S, d] with S = {len(rngs)} seeds, got {theta.shape}")
     H = max_steps or dynamics.max_episode_steps
     S, K = theta.shape[0], num_episodes
     N = S * K
-    reset_u, noise, step_u = draw_noise(dynamics, policy, rngs, K, H)
+    buffers = workspace if workspace is not None else Workspace()
+    reset_u, noise, step_u = draw_noise(dynamics, policy, rngs, K, H, buffers)
     noise = noise.astype(dtype, copy=False).reshape((H, N) + noise.shape[3:])
     step_u = None if step_u is None else step_u.reshape(H, -1, N)
     theta_env = np.repeat(theta.astype(dtype, copy=False), K, axis=0)  # [N, d], seed-major
     state = dynamics.reset(reset_u.astype(dtype, copy=False).reshape(-1, N))
 
-    obs_buf = np.zeros((H, dynamics.obs_dim, N), dtype)
-    act_buf = np.zeros((H, N) + policy.action_shape, policy.action_dtype)
-    rew_buf = np.zeros((H, N), dtype)
-    term_buf = np.zeros((H, N), bool)
-    alive_buf = np.zeros((H, N), bool)
+    obs_buf = buffers.array("obs", (H, dynamics.obs_dim, N), dtype)
+    act_buf = buffers.array("act", (H, N) + policy.action_shape, policy.action_dtype)
+    rew_buf = buffers.array("rew", (H, N), dtype)
+    term_buf = buffers.array("terminated", (H, N), bool)
+    alive_buf = buffers.array("alive", (H, N), bool)
+    alive_buf.fill(False)  # compacted-away episodes are never written again
     env = slice(None)  # the simulated environments: all, or their flat indices once compacted
     alive = np.ones(N, bool)
     T = H
@@ -103,25 +137,26 @@ def rollout(
         if greedy:
             act = policy.mode(theta_env, obs_e)[:, 0]
         else:
-            act = policy.act(theta_env, obs_e, noise[t, env][:, None])[:, 0]
+            noise_t = noise[t] if isinstance(env, slice) else noise[t].take(env, axis=0)
+            act = policy.act(theta_env, obs_e, noise_t[:, None])[:, 0]
         u = () if step_u is None else (step_u[t][:, env],)
         next_state, rew, terminated = dynamics.step(state, act, *u)
-        obs_buf[t][:, env], act_buf[t, env], rew_buf[t, env] = obs, act, rew
-        term_buf[t, env], alive_buf[t, env] = terminated, alive
+        rows = (*obs_buf[t], act_buf[t], rew_buf[t], term_buf[t], alive_buf[t])
+        for row, value in zip(rows, (*obs, act, rew, terminated, alive), strict=True):
+            row[env] = value  # one-dimensional writes: the fastest scatter once compacted
         np.greater(alive, terminated, out=alive)  # alive and not terminated
         running = np.count_nonzero(alive)
         if not running:
             T = t + 1
             break
-        if 2 * running <= alive.size:  # compact to the running environments
+        if running == alive.size:
+            state = next_state
+        elif running <= COMPACT_FRACTION * alive.size and alive.size >= COMPACT_MIN:  # compact
             env = np.flatnonzero(alive) if isinstance(env, slice) else env[alive]
             state, theta_env, alive = next_state[:, alive], theta_env[alive], alive[alive]
         else:
             state = np.where(alive, next_state, state)  # ended episodes stay frozen, finite
-    obs_buf, act_buf, alive_buf = obs_buf[:T], act_buf[:T], alive_buf[:T]
-    obs_buf *= alive_buf[:, None, :]  # steps after an episode's end hold zeros
-    act_buf *= alive_buf.reshape(alive_buf.shape + (1,) * len(policy.action_shape))
-    alive_buf = alive_buf.reshape(T, S, K)
+    obs_buf, act_buf, alive_buf = obs_buf[:T], act_buf[:T], alive_buf[:T].reshape(T, S, K)
     trunc_buf = np.zeros((T, S, K), bool)
     if T == H:
         trunc_buf[H - 1] = alive_buf[H - 1]  # the time limit, as Gymnasium's TimeLimit sets it
@@ -163,3 +198,350 @@ def evaluate(dynamics: Dynamics, policy: Policy, theta: np.ndarray,
     """Undiscounted returns of ``num_episodes`` fresh episodes per seed under theta: [S, N]."""
     batch = rollout(dynamics, policy, theta, rngs, num_episodes, greedy=greedy, dtype=dtype)
     return batch.episode_returns
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixed-length segments over N environments with autoreset, for actor-critic methods
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """An environment's spaces as the policies see them: observations flattened to obs_dim
+    floats (Discrete observations one-hot); actions Discrete(num_actions) starting at
+    ``action_start``, or a 1-D Box [action_low, action_high] (then num_actions = 0)."""
+
+    id: str
+    obs_dim: int
+    num_actions: int = 0
+    action_low: tuple[float, ...] = ()
+    action_high: tuple[float, ...] = ()
+    action_start: int = 0
+
+    @property
+    def discrete(self) -> bool:
+        return self.num_actions > 0
+
+    @property
+    def action_dim(self) -> int:
+        """m, the length of a Box action (0 for discrete actions)."""
+        return len(self.action_low)
+
+
+def check_spaces(env_id: str, observation_space, action_space) -> EnvSpec:
+    """The EnvSpec of Gymnasium spaces, or a one-line ValueError for spaces pgrad cannot train on
+    (observations: Box or Discrete; actions: Discrete or 1-D Box; not Dict, Tuple, MultiDiscrete...)."""
+    from gymnasium import spaces
+
+    if isinstance(observation_space, spaces.Box):
+        obs_dim = int(np.prod(observation_space.shape))
+    elif isinstance(observation_space, spaces.Discrete):
+        obs_dim = int(observation_space.n)
+    else:
+        raise ValueError(f"{env_id}: unsupported observation space {type(observation_space).__name__}; "
+                         "pgrad supports Box and Discrete observations")
+    if isinstance(action_space, spaces.Discrete):
+        return EnvSpec(env_id, obs_dim, num_actions=int(action_space.n), action_start=int(action_space.start))
+    if isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
+        return EnvSpec(env_id, obs_dim, action_low=tuple(map(float, action_space.low)),
+                       action_high=tuple(map(float, action_space.high)))
+    raise ValueError(f"{env_id}: unsupported action space {type(action_space).__name__}"
+                     f"{getattr(action_space, 'shape', '')}; pgrad supports Discrete and 1-D Box actions")
+
+
+def _pgrad_dynamics(env_id: str) -> Dynamics | None:
+    from pgrad.envs import get_dynamics
+
+    try:
+        return get_dynamics(env_id)
+    except ValueError:
+        return None
+
+
+def _dynamics_spec(dynamics: Dynamics) -> EnvSpec:
+    low, high = getattr(dynamics, "action_low", ()), getattr(dynamics, "action_high", ())
+    return EnvSpec(dynamics.id, dynamics.obs_dim, num_actions=dynamics.num_actions if not low else 0,
+                   action_low=tuple(low), action_high=tuple(high))
+
+
+def _make_gym_vec(env_id: str, num_envs: int):
+    """gymnasium.make_vec(env_id) with same-step autoreset: the step that ends an episode returns
+    the first observation of the next one and the true final observation in info["final_obs"]."""
+    import gymnasium
+    from gymnasium.vector import AutoresetMode
+
+    try:
+        return gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
+                                  vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP})
+    except gymnasium.error.Error as e:
+        from pgrad.envs import DYNAMICS
+
+        raise ValueError(f"unknown env {env_id!r}: not one of pgrad's ({', '.join(sorted(DYNAMICS))}) "
+                         f"and Gymnasium says: {str(e).splitlines()[0]}") from None
+
+
+def env_spec(env_id: str) -> EnvSpec:
+    """The spaces of ``env_id``: pgrad's own dynamics, or any Gymnasium id (checked up front)."""
+    dynamics = _pgrad_dynamics(env_id)
+    if dynamics is not None:
+        return _dynamics_spec(dynamics)
+    env = _make_gym_vec(env_id, 1)
+    try:
+        return check_spaces(env_id, env.single_observation_space, env.single_action_space)
+    finally:
+        env.close()
+
+
+def to_env_action(spec: EnvSpec, act: np.ndarray) -> np.ndarray:
+    """What the environment receives: discrete actions shifted by the space's start, Box actions
+    clipped to the bounds (the policy's sample itself stays unclipped for log pi)."""
+    if spec.discrete:
+        return act + spec.action_start if spec.action_start else act
+    return np.clip(act, spec.action_low, spec.action_high)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """T steps of N environments for each of S seeds, time first; episodes run on across
+    segments and restart automatically when they end.
+
+    obs: [T, S, N, d] s_t;  act: [T, S, N, ...] a_t as sampled (Box actions unclipped);
+    rew: [T, S, N] r_t;  terminated, truncated: [T, S, N] the flags of step t (never merged;
+    both can be true);  next_obs: [T, S, N, d] the observation after step t: s_{t+1} inside an
+    episode, the true final observation where the episode ended at t (never the reset one), and
+    at t = T-1 the observation the next segment starts from.
+    episode_returns, episode_lengths: per seed, the undiscounted returns and lengths of the
+    episodes that finished during the segment, in the order they finished.
+    """
+
+    obs: np.ndarray
+    act: np.ndarray
+    rew: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    next_obs: np.ndarray
+    episode_returns: tuple[np.ndarray, ...]
+    episode_lengths: tuple[np.ndarray, ...]
+
+
+def _draw_segment_noise(policy: Policy, rngs: Sequence[np.random.Generator], T: int, N: int,
+                        reset_draws: int, step_draws: int):
+    """Each seed's randomness for one segment, in this order from its own generator: action noise
+    [T, S, N, ...], reset uniforms [T, r, S, N], transition uniforms [T, q, S, N] (or None)."""
+    noise = np.stack([policy.noise(rng, (T, N)) for rng in rngs], axis=1)
+    reset_u = np.stack([rng.random((T, reset_draws, N)) for rng in rngs], axis=2)
+    step_u = None
+    if step_draws:
+        step_u = np.stack([rng.random((T, step_draws, N)) for rng in rngs], axis=2)
+    return noise, reset_u, step_u
+
+
+class _Episodes:
+    """Running returns and lengths of S x N environments, and the episodes finished so far."""
+
+    def __init__(self, ep_return: np.ndarray, ep_length: np.ndarray):
+        self.ep_return, self.ep_length = ep_return, ep_length
+        S = ep_return.shape[0]
+        self.returns: list[list[np.ndarray]] = [[] for _ in range(S)]
+        self.lengths: list[list[np.ndarray]] = [[] for _ in range(S)]
+
+    def step(self, rew: np.ndarray) -> None:
+        self.ep_return += rew
+        self.ep_length += 1
+
+    def finish(self, done: np.ndarray) -> None:
+        for j in np.flatnonzero(done.any(axis=1)):
+            self.returns[j].append(self.ep_return[j, done[j]].copy())
+            self.lengths[j].append(self.ep_length[j, done[j]].copy())
+        self.ep_return[done] = 0.0
+        self.ep_length[done] = 0
+
+    def finished(self) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        def cat(parts, dtype):
+            return np.concatenate(parts) if parts else np.zeros(0, dtype)
+        return (tuple(cat(r, np.float64) for r in self.returns),
+                tuple(cat(n, np.int64) for n in self.lengths))
+
+
+class DynamicsSegments:
+    """Segments from N copies per seed of one of pgrad's fused, pure :class:`Dynamics` (the fast
+    path): state [state_dim, S, N] in numpy, same-step autoreset, time limit from the dynamics.
+
+    Seed s draws, from its own generator, its initial states here and then, per segment, its
+    action noise, reset uniforms for every (t, env) and transition uniforms (one call each), so
+    seed s gives the same segments alone as beside other seeds.
+    """
+
+    def __init__(self, dynamics: Dynamics, num_envs: int, rngs: Sequence[np.random.Generator], *,
+                 dtype=np.float64):
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs}")
+        self.dynamics, self.spec, self.num_envs = dynamics, _dynamics_spec(dynamics), num_envs
+        self.rngs, self.dtype = list(rngs), np.dtype(dtype)
+        u = np.stack([rng.random((dynamics.reset_draws, num_envs)) for rng in self.rngs], axis=1)
+        self.state = dynamics.reset(u.astype(self.dtype))
+        self.ep_return = np.zeros((len(self.rngs), num_envs))
+        self.ep_length = np.zeros((len(self.rngs), num_envs), np.int64)
+
+    def sample(self, policy: Policy, theta: np.ndarray, num_steps: int,
+               seeds: np.ndarray | None = None) -> Segment:
+        """The next ``num_steps`` steps under pi_theta of the seeds ``seeds`` (indices into the
+        generators; default all), theta: [len(seeds), d]."""
+        dyn, N, T = self.dynamics, self.num_envs, num_steps
+        idx = np.arange(len(self.rngs)) if seeds is None else np.asarray(seeds)
+        if theta.ndim != 2 or theta.shape[0] != len(idx):
+            raise ValueError(f"theta must be [S, d] with S = {len(idx)} seeds, got {theta.shape}")
+        noise, reset_u, step_u = _draw_segment_noise(policy, [self.rngs[i] for i in idx], T, N,
+                                                     dyn.reset_draws, dyn.step_draws)
+        state = self.state[:, idx]
+        episodes = _Episodes(self.ep_return[idx], self.ep_length[idx])
+        S = len(idx)
+        obs_buf = np.empty((T, S, N, dyn.obs_dim))
+        next_buf = np.empty((T, S, N, dyn.obs_dim))
+        act_buf = np.empty((T, S, N) + policy.action_shape, policy.action_dtype)
+        rew_buf = np.empty((T, S, N))
+        term_buf = np.empty((T, S, N), bool)
+        trunc_buf = np.empty((T, S, N), bool)
+        obs = dyn.observe(state).transpose(1, 2, 0)
+        for t in range(T):
+            obs_buf[t] = obs
+            act_buf[t] = act = policy.act(theta, obs, noise[t])
+            u = () if step_u is None else (step_u[t],)
+            state, rew, terminated = dyn.step(state, to_env_action(self.spec, act), *u)
+            episodes.step(rew)
+            truncated = episodes.ep_length >= dyn.max_episode_steps
+            next_buf[t] = obs = dyn.observe(state).transpose(1, 2, 0)
+            rew_buf[t], term_buf[t], trunc_buf[t] = rew, terminated, truncated
+            done = terminated | truncated
+            if done.any():
+                episodes.finish(done)
+                state[:, done] = dyn.reset(reset_u[t][:, done].astype(self.dtype, copy=False))
+                obs = dyn.observe(state).transpose(1, 2, 0)
+        self.state[:, idx] = state
+        self.ep_return[idx], self.ep_length[idx] = episodes.ep_return, episodes.ep_length
+        return Segment(obs_buf, act_buf, rew_buf, term_buf, trunc_buf, next_buf, *episodes.finished())
+
+    def close(self) -> None:
+        pass
+
+
+class GymSegments:
+    """Segments from any Gymnasium id: one ``gymnasium.make_vec`` of N environments per seed
+    (synchronous, same-step autoreset), stepped in lockstep with the policy acting on all seeds
+    at once. The step that ends an episode keeps the true final observation
+    (``info["final_obs"]``) in next_obs; the reset observation starts the next step, so no
+    reset transition is ever recorded. Seed s seeds its environments and draws its action
+    noise from its own generator.
+    """
+
+    def __init__(self, env_id: str, num_envs: int, rngs: Sequence[np.random.Generator]):
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs}")
+        self.rngs, self.num_envs = list(rngs), num_envs
+        self.envs = []
+        try:
+            for _ in self.rngs:
+                self.envs.append(_make_gym_vec(env_id, num_envs))
+            first = self.envs[0]
+            self.spec = check_spaces(env_id, first.single_observation_space, first.single_action_space)
+            self._obs_space = first.single_observation_space
+            self._one_hot = not hasattr(self._obs_space, "low")  # Discrete observations
+            self.obs = np.stack([self._observe(env.reset(seed=int(rng.integers(2**31 - 1)))[0])
+                                 for env, rng in zip(self.envs, self.rngs, strict=True)])
+        except BaseException:
+            self.close()
+            raise
+        self.ep_return = np.zeros((len(self.rngs), num_envs))
+        self.ep_length = np.zeros((len(self.rngs), num_envs), np.int64)
+
+    def _observe(self, obs) -> np.ndarray:
+        """Gymnasium observations [N, ...] -> float64 [N, obs_dim] (Discrete: one-hot)."""
+        obs = np.asarray(obs)
+        if self._one_hot:
+            return (obs[:, None] - self._obs_space.start == np.arange(self.spec.obs_dim)).astype(np.float64)
+        return obs.reshape(obs.shape[0], -1).astype(np.float64)
+
+    def sample(self, policy: Policy, theta: np.ndarray, num_steps: int,
+               seeds: np.ndarray | None = None) -> Segment:
+        """The next ``num_steps`` steps under pi_theta of the seeds ``seeds`` (default all)."""
+        N, T = self.num_envs, num_steps
+        idx = np.arange(len(self.rngs)) if seeds is None else np.asarray(seeds)
+        if theta.ndim != 2 or theta.shape[0] != len(idx):
+            raise ValueError(f"theta must be [S, d] with S = {len(idx)} seeds, got {theta.shape}")
+        noise = np.stack([policy.noise(self.rngs[i], (T, N)) for i in idx], axis=1)
+        S, d = len(idx), self.spec.obs_dim
+        obs = self.obs[idx]
+        episodes = _Episodes(self.ep_return[idx], self.ep_length[idx])
+        obs_buf, next_buf = np.empty((T, S, N, d)), np.empty((T, S, N, d))
+        act_buf = np.empty((T, S, N) + policy.action_shape, policy.action_dtype)
+        rew_buf = np.empty((T, S, N))
+        term_buf, trunc_buf = np.empty((T, S, N), bool), np.empty((T, S, N), bool)
+        for t in range(T):
+            obs_buf[t] = obs
+            act_buf[t] = act = policy.act(theta, obs, noise[t])
+            env_act = to_env_action(self.spec, act)
+            obs = np.empty_like(obs)
+            for j, i in enumerate(idx):
+                space = self.envs[i].single_action_space
+                o, rew_buf[t, j], term_buf[t, j], trunc_buf[t, j], info = self.envs[i].step(
+                    np.asarray(env_act[j]).astype(space.dtype))
+                obs[j] = self._observe(o)
+                next_buf[t, j] = obs[j]
+                if "_final_obs" in info and info["_final_obs"].any():
+                    ended = info["_final_obs"]
+                    next_buf[t, j, ended] = self._observe(np.stack(info["final_obs"][ended]))
+            episodes.step(rew_buf[t])
+            episodes.finish(term_buf[t] | trunc_buf[t])
+        self.obs[idx] = obs
+        self.ep_return[idx], self.ep_length[idx] = episodes.ep_return, episodes.ep_length
+        return Segment(obs_buf, act_buf, rew_buf, term_buf, trunc_buf, next_buf, *episodes.finished())
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+def make_segments(env_id: str, num_envs: int, rngs: Sequence[np.random.Generator], *,
+                  dtype=np.float64) -> DynamicsSegments | GymSegments:
+    """A segment sampler for ``env_id``: pgrad's fused dynamics when pgrad implements the id,
+    else Gymnasium's own vector environments (spaces checked up front)."""
+    dynamics = _pgrad_dynamics(env_id)
+    if dynamics is not None:
+        return DynamicsSegments(dynamics, num_envs, rngs, dtype=dtype)
+    return GymSegments(env_id, num_envs, rngs)
+
+
+def evaluate_env(env_id: str, policy: Policy, theta: np.ndarray, rngs: Sequence[np.random.Generator],
+                 num_episodes: int, *, greedy: bool = False) -> np.ndarray:
+    """Undiscounted returns of ``num_episodes`` fresh episodes per seed under theta [S, d]: [S, E].
+
+    pgrad's own dynamics run the fused :func:`evaluate`; any other id runs ``num_episodes``
+    Gymnasium environments per seed until each has finished its first episode. ``greedy``
+    takes ``policy.mode`` instead of sampling.
+    """
+    dynamics = _pgrad_dynamics(env_id)
+    if dynamics is not None:
+        return evaluate(dynamics, policy, theta, rngs, num_episodes, greedy=greedy)
+    sampler = GymSegments(env_id, num_episodes, rngs)
+    try:
+        S, E = len(rngs), num_episodes
+        returns = np.full((S, E), np.nan)
+        obs = sampler.obs
+        running, total = np.ones((S, E), bool), np.zeros((S, E))
+        while running.any():
+            if greedy:
+                act = policy.mode(theta, obs)
+            else:
+                act = policy.act(theta, obs, np.stack([policy.noise(rng, (E,)) for rng in rngs]))
+            env_act = to_env_action(sampler.spec, act)
+            obs = np.empty_like(obs)
+            for j, env in enumerate(sampler.envs):
+                a = np.asarray(env_act[j]).astype(env.single_action_space.dtype)
+                o, rew, term, trunc, _ = env.step(a)
+                obs[j] = sampler._observe(o)
+                total[j] += np.where(running[j], rew, 0.0)
+                ended = running[j] & (term | trunc)
+                returns[j, ended] = total[j, ended]
+                running[j] &= ~ended
+        return returns
+    finally:
+        sampler.close()

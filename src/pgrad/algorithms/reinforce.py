@@ -23,7 +23,7 @@ from pgrad.envs import DYNAMICS, get_dynamics
 from pgrad.optim import OPTIMIZERS, put, take
 from pgrad.policies import LogisticPolicy
 from pgrad.returns import WEIGHTINGS
-from pgrad.rollout import rollout, seed_streams, split_seeds
+from pgrad.rollout import Workspace, rollout, seed_streams, split_seeds
 
 
 @dataclass(frozen=True)
@@ -104,12 +104,13 @@ def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
     records: list[list[tuple]] = [[] for _ in seeds]
     solved_at = np.full(S, -1)
     active = np.ones(S, bool)
+    workspace = Workspace()
     start = time.perf_counter()
     update = 0
     while active.any():
         idx = np.flatnonzero(active)
         batch = rollout(dynamics, policy, theta[idx], [rngs[i] for i in idx], K,
-                        dtype=config.dtype)                                       # sample
+                        dtype=config.dtype, workspace=workspace)                  # sample
         wall = time.perf_counter() - start
         episode_returns = batch.episode_returns
         for j, i in enumerate(idx):

@@ -11,9 +11,12 @@ from pgrad.policies.base import check_theta_obs
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """sigmoid(z) = 1 / (1 + exp(-z)), computed without overflow for any finite z."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    """sigmoid(z) = 1 / (1 + exp(-z)) = (1 + tanh(z / 2)) / 2, finite for every finite z.
+
+    The tanh form never overflows and is accurate to about 1e-16 absolute (below that a
+    probability rounds to 0 or 1; log-probabilities use logaddexp instead).
+    """
+    return 0.5 + 0.5 * np.tanh(0.5 * z)
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,8 @@ class LogisticPolicy:
     features are (s, 1) and theta has ``obs_dim + 1`` entries. The score function is
     grad_theta log pi(a | s) = (y - p) s with y = 1 for left, 0 for right.
 
-    Sampling draws u ~ Uniform[0, 1) and goes left iff u < p; ``mode`` is the greedy action.
+    Sampling goes left iff u < p for u ~ Uniform[0, 1) (see ``act``); ``mode`` is the greedy
+    action.
     """
 
     obs_dim: int = 4
@@ -72,12 +76,16 @@ class LogisticPolicy:
         return np.stack([sigmoid(z), sigmoid(-z)], axis=-1)
 
     def noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-        """u ~ Uniform[0, 1), one per action: shape."""
-        return rng.random(shape)
+        """v ~ Uniform[-1, 1), one per action: shape."""
+        return rng.uniform(-1.0, 1.0, shape)
 
     def act(self, theta: np.ndarray, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """a = 0 (left) if u < p = pi(left | s), else 1 (right): int8 [...]."""
-        return (noise >= self.prob_left(theta, obs)).view(np.int8)
+        """a = 0 (left) if v < tanh(z / 2), else 1 (right): int8 [...].
+
+        With v = 2u - 1 for u ~ Uniform[0, 1) this is u < (1 + tanh(z / 2)) / 2 = sigmoid(z) = p:
+        left with probability p, in two array operations and without overflow.
+        """
+        return (noise >= np.tanh(0.5 * self.logits(theta, obs))).view(np.int8)
 
     def mode(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
         """The greedy action: left (0) where p >= 1/2, i.e. z >= 0: int8 [...]."""
@@ -85,8 +93,8 @@ class LogisticPolicy:
 
     def sample(self, theta: np.ndarray, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """a ~ pi_theta(. | s): int8 [...]."""
-        p = self.prob_left(theta, obs)
-        return (rng.random(p.shape) >= p).view(np.int8)
+        z = self.logits(theta, obs)
+        return self.act(theta, obs, self.noise(rng, z.shape))
 
     def log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
         """log pi(a | s) = -log(1 + exp(-z)) for left, -log(1 + exp(z)) for right: [...]."""

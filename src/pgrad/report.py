@@ -304,13 +304,11 @@ def curve_band(curves: Sequence[tuple[np.ndarray, np.ndarray]], rng: np.random.G
 
 def figure(groups: Sequence[Group], path: Path, rng: np.random.Generator) -> Path:
     """Save the learning-curve figure: one panel per environment, one line per group."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
     envs = list(dict.fromkeys(g.env_id for g in groups))
-    fig, axes = plt.subplots(1, len(envs), figsize=(5.5 * len(envs), 4), dpi=110, squeeze=False)
+    fig = Figure(figsize=(5.5 * len(envs), 4), dpi=110)
+    axes = fig.subplots(1, len(envs), squeeze=False)
     for ax, env_id in zip(axes[0], envs, strict=True):
         members = [g for g in groups if g.env_id == env_id]
         use_steps = all(r.steps is not None for g in members for r in g.runs)
@@ -337,7 +335,6 @@ def figure(groups: Sequence[Group], path: Path, rng: np.random.Generator) -> Pat
     fig.suptitle(f"IQM over seeds with {CONFIDENCE:.0%} bootstrap band", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return Path(path)
 
 

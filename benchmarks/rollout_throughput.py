@@ -72,9 +72,10 @@ def time_gymnasium(env, actions: np.ndarray, seed: int) -> tuple[float, int]:
 # (b), (c) pgrad
 # ---------------------------------------------------------------------------------------------
 
-def time_pgrad(n: int, steps: int, seed: int, dtype, num_seeds: int) -> tuple[float, int]:
+def time_pgrad(n: int, steps: int, seed: int, dtype, num_seeds: int, workspace) -> tuple[float, int]:
     """Seconds for one pgrad rollout of n environments (num_seeds x n / num_seeds episodes),
-    including drawing the noise, the buffers and the frozen Batch; alive env steps credited."""
+    including drawing the noise, filling the buffers and the frozen Batch; alive env steps
+    credited. The buffers live in a ``Workspace`` reused across repeats, as training reuses it."""
     from pgrad.envs import CARTPOLE
     from pgrad.policies import LogisticPolicy
     from pgrad.rollout import rollout
@@ -83,7 +84,7 @@ def time_pgrad(n: int, steps: int, seed: int, dtype, num_seeds: int) -> tuple[fl
     rngs = [np.random.default_rng([seed, s]) for s in range(num_seeds)]
     start = time.perf_counter()
     batch = rollout(CARTPOLE, LogisticPolicy(), theta, rngs, n // num_seeds, dtype=dtype,
-                    max_steps=steps)
+                    max_steps=steps, workspace=workspace)
     elapsed = time.perf_counter() - start
     return elapsed, int(batch.lengths.sum())
 
@@ -177,21 +178,19 @@ def build_numba_kernel(dtype):
     return fused_rollout
 
 
-def time_numba(kernels, n: int, steps: int, seed: int, dtype, store: bool) -> tuple[float, int]:
-    """Seconds for one compiled rollout, buffer allocation included (as in pgrad's)."""
+def numba_buffers(n: int, steps: int, dtype, store: bool) -> tuple[np.ndarray, ...]:
+    """The compiled loop's output buffers (allocated once and reused, like pgrad's workspace)."""
+    if not store:
+        n = steps = 1
+    return (np.empty((steps, 4, n), dtype), np.zeros((steps, n), np.int8), np.zeros((steps, n), dtype),
+            np.zeros((steps, n), np.bool_), np.zeros((steps, n), np.bool_))
+
+
+def time_numba(kernels, n: int, steps: int, seed: int, dtype, store: bool,
+               buffers: tuple[np.ndarray, ...]) -> tuple[float, int]:
+    """Seconds for one compiled rollout into reused buffers."""
+    obs, act, rew, term, alive = buffers
     start = time.perf_counter()
-    if store:
-        obs = np.empty((steps, 4, n), dtype)
-        act = np.zeros((steps, n), np.int8)
-        rew = np.zeros((steps, n), dtype)
-        term = np.zeros((steps, n), np.bool_)
-        alive = np.zeros((steps, n), np.bool_)
-    else:
-        obs = np.empty((1, 4, 1), dtype)
-        act = np.zeros((1, 1), np.int8)
-        rew = np.zeros((1, 1), dtype)
-        term = np.zeros((1, 1), np.bool_)
-        alive = np.zeros((1, 1), np.bool_)
     kernel = kernels[np.dtype(dtype).name]
     total, _ = kernel(KEEP_ALIVE_THETA.astype(dtype), _constants(dtype), n, steps,
                       np.random.default_rng(seed), store, obs, act, rew, term, alive)
@@ -222,8 +221,8 @@ def compile_numba(kernels, dtype) -> float:
     """Seconds to compile the kernel for dtype (first calls on a tiny problem, with and
     without buffers)."""
     start = time.perf_counter()
-    time_numba(kernels, 2, 2, 0, dtype, True)
-    time_numba(kernels, 2, 2, 0, dtype, False)
+    time_numba(kernels, 2, 2, 0, dtype, True, numba_buffers(2, 2, dtype, True))
+    time_numba(kernels, 2, 2, 0, dtype, False, numba_buffers(2, 2, dtype, False))
     return time.perf_counter() - start
 
 
@@ -275,12 +274,18 @@ def main(argv: list[str] | None = None) -> int:
     for n in env_counts:
         gym_env, actions = make_gymnasium(n, args.steps, seed=n)
 
-        def run(spec, rep, gym_env=gym_env, actions=actions, n=n):
+        from pgrad.rollout import Workspace
+
+        reused: dict = {}  # buffers reused across repeats, per contender
+
+        def run(spec, rep, gym_env=gym_env, actions=actions, n=n, reused=reused):
             if spec is None:
                 return time_gymnasium(gym_env, actions, seed=rep)
             if spec[0] == "pgrad":
-                return time_pgrad(n, args.steps, rep, spec[1], args.seeds)
-            return time_numba(kernels, n, args.steps, rep, spec[1], spec[2])
+                workspace = reused.setdefault(spec, Workspace())
+                return time_pgrad(n, args.steps, rep, spec[1], args.seeds, workspace)
+            buffers = reused.setdefault(spec, numba_buffers(n, args.steps, spec[1], spec[2]))
+            return time_numba(kernels, n, args.steps, rep, spec[1], spec[2], buffers)
 
         for spec in contenders.values():  # warm-up: page faults, caches, lazy imports
             run(spec, 10_000)

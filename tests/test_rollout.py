@@ -76,3 +76,12 @@ def test_greedy_rollout_is_deterministic_given_start_states():
 def test_float32_rollout_runs_in_single_precision():
     b = rollout(CARTPOLE, POLICY, BALANCE[None] * 100, [np.random.default_rng(0)], 8, dtype=np.float32)
     assert b.obs.dtype == np.float32 and (b.lengths == 500).all()
+
+
+def test_noise_drawn_in_pieces_is_the_stream_of_one_call():
+    from pgrad.rollout import draw_noise
+
+    _, noise, _ = draw_noise(CARTPOLE, POLICY, [np.random.default_rng(5)], 7, 100)
+    rng = np.random.default_rng(5)
+    rng.random((4, 7))  # the reset draws come first
+    assert np.array_equal(noise[:, 0], POLICY.noise(rng, (100, 7)))

@@ -57,6 +57,10 @@ class Workspace:
         return a[:size].reshape(shape)
 
 
+NOISE_ROWS = 32
+"""Action noise is drawn this many steps at a time: small temporaries, same numbers."""
+
+
 def draw_noise(
     dynamics: Dynamics, policy: Policy, rngs: Sequence[np.random.Generator], num_episodes: int,
     max_steps: int, workspace: Workspace | None = None,
@@ -71,10 +75,11 @@ def draw_noise(
     noise = None
     for j, rng in enumerate(rngs):
         reset_u[:, j] = rng.random((dynamics.reset_draws, K))
-        noise_j = policy.noise(rng, (H, K))
-        if noise is None:
-            noise = buffers.array("noise", (H, S) + noise_j.shape[1:], noise_j.dtype)
-        noise[:, j] = noise_j
+        for t in range(0, H, NOISE_ROWS):  # the same stream as one call, in cache-sized pieces
+            rows = policy.noise(rng, (min(NOISE_ROWS, H - t), K))
+            if noise is None:
+                noise = buffers.array("noise", (H, S) + rows.shape[1:], rows.dtype)
+            noise[t : t + len(rows), j] = rows
         if dynamics.step_draws:
             step_u[:, :, j] = rng.random((H, dynamics.step_draws, K))
     return reset_u, noise, step_u if dynamics.step_draws else None
@@ -119,7 +124,8 @@ def rollout(
     reset_u, noise, step_u = draw_noise(dynamics, policy, rngs, K, H, buffers)
     noise = noise.astype(dtype, copy=False).reshape((H, N) + noise.shape[3:])
     step_u = None if step_u is None else step_u.reshape(H, -1, N)
-    theta_env = np.repeat(theta.astype(dtype, copy=False), K, axis=0)  # [N, d], seed-major
+    # [N, d], seed-major; held column by column (Fortran order) so theta_j is contiguous
+    theta_env = np.asfortranarray(np.repeat(theta.astype(dtype, copy=False), K, axis=0))
     state = dynamics.reset(reset_u.astype(dtype, copy=False).reshape(-1, N))
 
     obs_buf = buffers.array("obs", (H, dynamics.obs_dim, N), dtype)
@@ -153,7 +159,8 @@ def rollout(
             state = next_state
         elif running <= COMPACT_FRACTION * alive.size and alive.size >= COMPACT_MIN:  # compact
             env = np.flatnonzero(alive) if isinstance(env, slice) else env[alive]
-            state, theta_env, alive = next_state[:, alive], theta_env[alive], alive[alive]
+            state, theta_env = next_state[:, alive], np.asfortranarray(theta_env[alive])
+            alive = alive[alive]
         else:
             state = np.where(alive, next_state, state)  # ended episodes stay frozen, finite
     obs_buf, act_buf, alive_buf = obs_buf[:T], act_buf[:T], alive_buf[:T].reshape(T, S, K)
@@ -163,8 +170,9 @@ def rollout(
     return Batch(
         obs=np.moveaxis(obs_buf.reshape(T, -1, S, K), 1, -1),
         act=act_buf.reshape((T, S, K) + policy.action_shape),
-        rew=rew_buf[:T].reshape(T, S, K) * alive_buf,
-        terminated=term_buf[:T].reshape(T, S, K) & alive_buf,
+        rew=np.multiply(rew_buf[:T].reshape(T, S, K), alive_buf, out=rew_buf[:T].reshape(T, S, K)),
+        terminated=np.logical_and(term_buf[:T].reshape(T, S, K), alive_buf,
+                                  out=term_buf[:T].reshape(T, S, K)),
         truncated=trunc_buf,
         alive=alive_buf,
         lengths=alive_buf.sum(axis=0),

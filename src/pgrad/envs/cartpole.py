@@ -72,7 +72,8 @@ def step(state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     The time limit is the rollout's business: this function never truncates.
     """
     x, x_dot, theta, theta_dot = state
-    force = _FORCES[state.dtype].take(action)  # exactly -10.0 or +10.0
+    force_mag = state.dtype.type(FORCE_MAG)
+    force = np.multiply(action, 2 * force_mag, dtype=state.dtype) - force_mag  # exactly -10 or +10
     costheta = np.cos(theta)
     sintheta = np.sin(theta)
     temp = (force + POLEMASS_LENGTH * np.square(theta_dot) * sintheta) / TOTAL_MASS
@@ -88,5 +89,3 @@ def step(state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     terminated = (np.abs(next_state[0]) > X_THRESHOLD) | (np.abs(next_state[2]) > THETA_THRESHOLD)
     return next_state, np.ones(terminated.shape, state.dtype), terminated
 
-
-_FORCES = {np.dtype(t): np.array([-FORCE_MAG, FORCE_MAG], t) for t in (np.float32, np.float64)}

@@ -7,7 +7,10 @@ with a seed axis the observations are ``[..., S, K, obs_dim]``.
 """
 
 from pgrad.policies.base import Policy
+from pgrad.policies.gaussian import GaussianLinearPolicy
 from pgrad.policies.logistic import LogisticPolicy
+from pgrad.policies.mlp import MLPCategoricalPolicy, MLPGaussianPolicy  # torch only when used
 from pgrad.policies.softmax import SoftmaxLinearPolicy, TabularSoftmaxPolicy
 
-__all__ = ["LogisticPolicy", "Policy", "SoftmaxLinearPolicy", "TabularSoftmaxPolicy"]
+__all__ = ["GaussianLinearPolicy", "LogisticPolicy", "MLPCategoricalPolicy", "MLPGaussianPolicy", "Policy",
+           "SoftmaxLinearPolicy", "TabularSoftmaxPolicy"]

@@ -1,0 +1,329 @@
+"""Multilayer-perceptron policies, categorical and Gaussian, with gradients from PyTorch.
+
+The parameters are one flat float64 vector theta [d], or [S, d] with a seed axis, like the
+linear policies': the layers (W_l [n_l, n_{l+1}], b_l [n_{l+1}]) are views into it, row-major
+in order. Two forward passes compute the same function f_theta:
+
+- numpy (``logits``, ``act``, ``log_prob``, ...): the sampler and the evaluation call it once
+  per environment step, so torch never enters the environment loop;
+- torch (``torch_logits``, ``torch_log_prob``, ``torch_entropy``): training differentiates
+  it with autograd. ``grad_log_prob`` is that autograd score (per sample, via torch.func).
+
+f_theta(s) = W_L h_{L-1} + b_L with h_l = tanh(W_l h_{l-1} + b_l), h_0 = s; weights start
+orthogonal (gain sqrt 2 for hidden layers, ``out_gain`` for the last), biases at 0.
+PyTorch is the optional extra ``pgrad[torch]`` and is imported only when a torch function runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from pgrad.policies.base import check_theta_obs
+from pgrad.policies.softmax import log_softmax
+
+TORCH_HINT = 'MLP policies and value functions need PyTorch: pip install "pgrad[torch]"'
+LOG_2PI = math.log(2 * math.pi)
+
+
+def require_torch():
+    """Import torch, or raise a one-line ImportError that says how to install the extra."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(TORCH_HINT) from None
+    return torch
+
+
+def orthogonal(rng: np.random.Generator, n_in: int, n_out: int, gain: float) -> np.ndarray:
+    """A [n_in, n_out] matrix with orthonormal rows or columns, times gain (Saxe et al., 2014)."""
+    a = rng.standard_normal((max(n_in, n_out), min(n_in, n_out)))
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r))
+    return gain * (q if n_in >= n_out else q.T)
+
+
+@dataclass(frozen=True)
+class MLP:
+    """The flat-parameter layout and forward passes of a tanh MLP with layer sizes ``sizes``."""
+
+    sizes: tuple[int, ...]
+    out_gain: float = 1.0
+
+    @property
+    def dim(self) -> int:
+        """Number of parameters: sum_l (n_l + 1) n_{l+1}."""
+        return sum((a + 1) * b for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True))
+
+    def init(self, rngs: Sequence[np.random.Generator]) -> np.ndarray:
+        """One orthogonal initialisation per generator: [len(rngs), dim]."""
+        rows = []
+        for rng in rngs:
+            parts = []
+            last = len(self.sizes) - 2
+            for layer, (a, b) in enumerate(zip(self.sizes[:-1], self.sizes[1:], strict=True)):
+                gain = self.out_gain if layer == last else math.sqrt(2.0)
+                parts += [orthogonal(rng, a, b, gain).ravel(), np.zeros(b)]
+            rows.append(np.concatenate(parts))
+        return np.stack(rows)
+
+    def layers(self, params):
+        """[(W_l, b_l)] as views of params [dim] or [S, dim]: W [.., n_l, n_{l+1}], b [.., 1, n_{l+1}]
+        with a seed axis (so that they broadcast over [S, K, n]), else [n_l, n_{l+1}] and [n_{l+1}]."""
+        out, i = [], 0
+        lead = params.shape[:-1]
+        for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True):
+            W = params[..., i:i + a * b].reshape(*lead, a, b)
+            bias = params[..., i + a * b:i + (a + 1) * b]
+            out.append((W, bias[..., None, :] if lead else bias))
+            i += (a + 1) * b
+        return out
+
+    def forward(self, params: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """f(x) in numpy: x [..., n_0] -> [..., n_L]; with params [S, dim], x is [..., S, K, n_0]."""
+        h = x
+        layers = self.layers(params)
+        for W, b in layers[:-1]:
+            h = np.tanh(h @ W + b)
+        W, b = layers[-1]
+        return h @ W + b
+
+    def torch_forward(self, params, x):
+        """f(x) in torch, the same arithmetic: params [dim] or [S, dim], x [..., n_0] or [S, B, n_0]."""
+        torch = require_torch()
+        h = x
+        layers = self.layers(params)
+        for W, b in layers[:-1]:
+            h = torch.tanh(h @ W + b)
+        W, b = layers[-1]
+        return h @ W + b
+
+
+def _check(policy, theta: np.ndarray, obs: np.ndarray) -> None:
+    check_theta_obs(theta, obs, policy.dim, policy.obs_dim)
+
+
+def _per_sample_grad(log_prob_fn, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
+    """grad_theta log pi(a | s) for every sample by autograd (torch.func.vmap of grad): [..., d]."""
+    torch = require_torch()
+    from torch.func import grad, vmap
+
+    def one(th, o, a):
+        return log_prob_fn(th, o[None], a[None])[0]
+
+    if theta.ndim == 2:  # seed axis: obs [..., S, K, n]; one seed at a time
+        axis = obs.ndim - 3
+        out = [_per_sample_grad(log_prob_fn, theta[s], np.take(obs, s, axis), np.take(act, s, axis))
+               for s in range(theta.shape[0])]
+        return np.stack(out, axis=axis)
+    batch = obs.shape[:-1]
+    o = torch.from_numpy(np.ascontiguousarray(obs.reshape(-1, obs.shape[-1])))
+    a = torch.from_numpy(np.ascontiguousarray(act.reshape(o.shape[0], *act.shape[len(batch):])))
+    g = vmap(grad(one), in_dims=(None, 0, 0))(torch.from_numpy(theta), o, a)
+    return g.numpy().reshape(*batch, theta.shape[-1])
+
+
+@dataclass(frozen=True)
+class MLPCategoricalPolicy:
+    """pi_theta(a | s) = softmax(f_theta(s))_a, f_theta a tanh MLP obs_dim -> hidden -> num_actions.
+
+    Sampling is Gumbel-max, a = argmax_a (z_a + g_a), g_a ~ Gumbel(0, 1); ``mode`` is argmax z.
+    The last layer starts with gain 0.01, so the initial policy is nearly uniform.
+    """
+
+    obs_dim: int
+    num_actions: int
+    hidden: tuple[int, ...] = (64, 64)
+    action_shape: ClassVar[tuple[int, ...]] = ()
+    action_dtype: ClassVar[type] = np.int32
+
+    def __post_init__(self):
+        if self.obs_dim < 1 or self.num_actions < 2:
+            raise ValueError(f"need obs_dim >= 1 and num_actions >= 2, got {self.obs_dim}, "
+                             f"{self.num_actions}")
+
+    @property
+    def net(self) -> MLP:
+        return MLP((self.obs_dim, *self.hidden, self.num_actions), out_gain=0.01)
+
+    @property
+    def dim(self) -> int:
+        return self.net.dim
+
+    def init(self, num_seeds: int | None = None, rng=None) -> np.ndarray:
+        """Orthogonal weights drawn from ``rng`` (one generator per seed with num_seeds): [d] or [S, d]."""
+        if rng is None:
+            raise ValueError("MLP policies draw their initial weights: pass rng (one per seed)")
+        rngs = [rng] if num_seeds is None else list(rng)
+        if num_seeds is not None and len(rngs) != num_seeds:
+            raise ValueError(f"need one generator per seed, got {len(rngs)} for {num_seeds} seeds")
+        theta = self.net.init(rngs)
+        return theta[0] if num_seeds is None else theta
+
+    def logits(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """z = f_theta(s): [..., A] (with theta [S, d], obs [..., S, K, n]: [..., S, K, A])."""
+        _check(self, theta, obs)
+        return self.net.forward(theta, obs)
+
+    def probs(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """pi(a | s) = softmax(z)_a: [..., A]."""
+        return np.exp(log_softmax(self.logits(theta, obs)))
+
+    def noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """g ~ Gumbel(0, 1): [*shape, A]."""
+        return rng.gumbel(size=(*shape, self.num_actions))
+
+    def act(self, theta: np.ndarray, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """a = argmax_a (z_a + g_a): [...]."""
+        return np.argmax(self.logits(theta, obs) + noise, axis=-1).astype(self.action_dtype)
+
+    def mode(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """The greedy action argmax_a z_a: [...]."""
+        return np.argmax(self.logits(theta, obs), axis=-1).astype(self.action_dtype)
+
+    def sample(self, theta: np.ndarray, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """a ~ pi_theta(. | s): [...]."""
+        z = self.logits(theta, obs)
+        return np.argmax(z + rng.gumbel(size=z.shape), axis=-1).astype(self.action_dtype)
+
+    def log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
+        """log pi(a | s) = z_a - log sum_b exp(z_b): [...]."""
+        logp = log_softmax(self.logits(theta, obs))
+        if act.shape != logp.shape[:-1]:
+            raise ValueError(f"act must have the batch shape {logp.shape[:-1]}, got {act.shape}")
+        return np.take_along_axis(logp, act[..., None].astype(np.intp), axis=-1)[..., 0]
+
+    def entropy(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """H = -sum_a pi_a log pi_a: [...]."""
+        logp = log_softmax(self.logits(theta, obs))
+        return -(np.exp(logp) * logp).sum(axis=-1)
+
+    def grad_log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
+        """grad_theta log pi(a | s) by autograd: [..., d]."""
+        _check(self, theta, obs)
+        return _per_sample_grad(self.torch_log_prob, theta, obs, act)
+
+    def torch_logits(self, theta, obs):
+        """z = f_theta(s) in torch."""
+        return self.net.torch_forward(theta, obs)
+
+    def torch_log_prob(self, theta, obs, act):
+        """log pi(a | s) in torch: [...] (act holds integer actions)."""
+        torch = require_torch()
+        logp = torch.log_softmax(self.torch_logits(theta, obs), dim=-1)
+        return torch.gather(logp, -1, act.long()[..., None])[..., 0]
+
+    def torch_entropy(self, theta, obs):
+        """H = -sum_a pi_a log pi_a in torch: [...]."""
+        torch = require_torch()
+        logp = torch.log_softmax(self.torch_logits(theta, obs), dim=-1)
+        return -(logp.exp() * logp).sum(dim=-1)
+
+
+@dataclass(frozen=True)
+class MLPGaussianPolicy:
+    """pi_theta(a | s) = prod_j N(a_j; mu_j(s), sigma_j^2), mu = f_theta(s) a tanh MLP, sigma = exp(log_std).
+
+    theta = (MLP parameters, log_std [m]): the log standard deviation is learned and does not
+    depend on the state. Sampling: a = mu + sigma * eps, eps ~ N(0, I); ``mode`` is mu. Actions
+    are clipped to the Box bounds only when the sampler sends them to the environment.
+    """
+
+    obs_dim: int
+    action_dim: int = 1
+    hidden: tuple[int, ...] = (64, 64)
+    init_log_std: float = 0.0
+    action_dtype: ClassVar[type] = np.float64
+
+    def __post_init__(self):
+        if self.obs_dim < 1 or self.action_dim < 1:
+            raise ValueError(f"need obs_dim >= 1 and action_dim >= 1, got {self.obs_dim}, "
+                             f"{self.action_dim}")
+
+    @property
+    def net(self) -> MLP:
+        return MLP((self.obs_dim, *self.hidden, self.action_dim), out_gain=0.01)
+
+    @property
+    def dim(self) -> int:
+        return self.net.dim + self.action_dim
+
+    @property
+    def action_shape(self) -> tuple[int, ...]:
+        return (self.action_dim,)
+
+    def init(self, num_seeds: int | None = None, rng=None) -> np.ndarray:
+        """Orthogonal weights from ``rng`` (one generator per seed), log_std = init_log_std."""
+        if rng is None:
+            raise ValueError("MLP policies draw their initial weights: pass rng (one per seed)")
+        rngs = [rng] if num_seeds is None else list(rng)
+        if num_seeds is not None and len(rngs) != num_seeds:
+            raise ValueError(f"need one generator per seed, got {len(rngs)} for {num_seeds} seeds")
+        theta = np.concatenate([self.net.init(rngs), np.full((len(rngs), self.action_dim),
+                                                             self.init_log_std)], axis=1)
+        return theta[0] if num_seeds is None else theta
+
+    def _log_std(self, theta):
+        log_std = theta[..., self.net.dim:]
+        return log_std[..., None, :] if theta.ndim == 2 else log_std
+
+    def mean(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """mu(s) = f_theta(s): [..., m]."""
+        _check(self, theta, obs)
+        return self.net.forward(theta[..., : self.net.dim], obs)
+
+    def distribution(self, theta: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mu(s), sigma), broadcastable to [..., m]."""
+        return self.mean(theta, obs), np.exp(self._log_std(theta))
+
+    def noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """eps ~ N(0, I): [*shape, m]."""
+        return rng.standard_normal((*shape, self.action_dim))
+
+    def act(self, theta: np.ndarray, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """a = mu(s) + sigma * eps: [..., m]."""
+        mu, sigma = self.distribution(theta, obs)
+        return mu + sigma * noise
+
+    def mode(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """The greedy action mu(s): [..., m]."""
+        return self.mean(theta, obs)
+
+    def sample(self, theta: np.ndarray, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        mu, sigma = self.distribution(theta, obs)
+        return mu + sigma * rng.standard_normal(mu.shape)
+
+    def log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
+        """log pi(a | s) = sum_j [-z_j^2 / 2 - log_std_j - log(2 pi) / 2], z = (a - mu) / sigma: [...]."""
+        mu = self.mean(theta, obs)
+        if act.shape != mu.shape:
+            raise ValueError(f"act must have shape {mu.shape}, got {act.shape}")
+        log_std = self._log_std(theta)
+        z = (act - mu) * np.exp(-log_std)
+        return (-0.5 * np.square(z) - log_std - 0.5 * LOG_2PI).sum(axis=-1)
+
+    def entropy(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """H = sum_j (log_std_j + (1 + log 2 pi) / 2), broadcast to the batch: [...]."""
+        h = (self._log_std(theta) + 0.5 * (1.0 + LOG_2PI)).sum(axis=-1)
+        return np.broadcast_to(h, self.mean(theta, obs).shape[:-1])
+
+    def grad_log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
+        """grad_theta log pi(a | s) by autograd: [..., d]."""
+        _check(self, theta, obs)
+        return _per_sample_grad(self.torch_log_prob, theta, obs, act)
+
+    def torch_log_prob(self, theta, obs, act):
+        """log pi(a | s) in torch: [...]."""
+        mu = self.net.torch_forward(theta[..., : self.net.dim], obs)
+        log_std = self._log_std(theta)
+        z = (act - mu) * (-log_std).exp()
+        return (-0.5 * z.square() - log_std - 0.5 * LOG_2PI).sum(dim=-1)
+
+    def torch_entropy(self, theta, obs):
+        """H in torch, broadcast to the batch: [...]."""
+        h = (self._log_std(theta) + 0.5 * (1.0 + LOG_2PI)).sum(dim=-1)
+        return h.expand(obs.shape[:-1])

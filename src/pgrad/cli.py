@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-ALGOS = {"reinforce": "pgrad.algorithms.reinforce"}
+ALGOS = {"reinforce": "pgrad.algorithms.reinforce", "a2c": "pgrad.algorithms.a2c",
+         "ppo": "pgrad.algorithms.ppo"}
 """Algorithm name -> module holding its config class and train()."""
 
 
@@ -113,21 +114,20 @@ def _progress_logger(console, num_seeds: int):
 
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
                         TextColumn("episodes {task.fields[episodes]:>7}"),
-                        TextColumn("mean return (last window) {task.fields[window]:>6.1f}"),
-                        TextColumn("active seeds {task.fields[active]:>4}/" + str(num_seeds)),
+                        TextColumn("moving mean return {task.fields[window]:>6.1f}"),
+                        TextColumn("seeds training {task.fields[active]}/" + str(num_seeds)),
                         TimeElapsedColumn(), console=console, transient=False)
     task = progress.add_task("training", total=None, episodes=0, window=0.0, active=num_seeds)
 
     def log(metrics: dict) -> None:
         progress.update(task, episodes=metrics["episodes"], window=metrics["window_mean"],
-                        active=len(metrics["seeds"]))
+                        active=metrics.get("active", len(metrics["seeds"])))
 
     return progress, log
 
 
 def cmd_train(args, console) -> int:
-    from pgrad import envs
-    from pgrad.rollout import evaluate, seed_streams
+    from pgrad.rollout import env_spec, evaluate_env, seed_streams
     from pgrad.runs import check_out_dir, write_run
 
     module, config_cls = _config_class(args.algo)
@@ -149,11 +149,10 @@ def cmd_train(args, console) -> int:
         progress, log = _progress_logger(console, len(seeds))
         with progress:
             result = module.train(config, seeds, logger=log)
-    dynamics = envs.get_dynamics(config.env_id)
-    policy = module.make_policy(config, dynamics)
+    policy = module.make_policy(config, env_spec(config.env_id))
     eval_rngs = [seed_streams(s)[1] for s in seeds]
-    ret = evaluate(dynamics, policy, result.theta, eval_rngs, config.eval_episodes)
-    greedy = evaluate(dynamics, policy, result.theta, eval_rngs, config.eval_episodes, greedy=True)
+    ret = evaluate_env(config.env_id, policy, result.theta, eval_rngs, config.eval_episodes)
+    greedy = evaluate_env(config.env_id, policy, result.theta, eval_rngs, config.eval_episodes, greedy=True)
     path = write_run(out, algo=args.algo, config=config, seeds=seeds, result=result,
                      eval_returns=ret, eval_greedy_returns=greedy, force=args.force)
     solved = int(result.solved.sum())
@@ -177,19 +176,17 @@ def _load(run_dir: Path):
 def cmd_eval(args, console) -> int:
     from rich.table import Table
 
-    from pgrad import envs
-    from pgrad.rollout import evaluate, seed_streams
+    from pgrad.rollout import env_spec, evaluate_env, seed_streams
 
     if args.episodes < 1:
         raise UsageError(f"--episodes must be a positive integer, got {args.episodes}")
     module, config, seeds, theta, _ = _load(args.run_dir)
-    dynamics = envs.get_dynamics(config.env_id)
-    policy = module.make_policy(config, dynamics)
+    policy = module.make_policy(config, env_spec(config.env_id))
     table = Table(title=f"{config.env_id}: {args.episodes} evaluation episodes per seed")
     for col in ("seed", "stochastic mean", "stochastic std", "greedy mean", "greedy std"):
         table.add_column(col, justify="right")
-    stoch, greedy = (evaluate(dynamics, policy, theta, [seed_streams(s)[1] for s in seeds],
-                              args.episodes, greedy=g) for g in (False, True))
+    stoch, greedy = (evaluate_env(config.env_id, policy, theta, [seed_streams(s)[1] for s in seeds],
+                                  args.episodes, greedy=g) for g in (False, True))
     for seed, r, g in zip(seeds, stoch, greedy, strict=True):
         table.add_row(str(seed), f"{r.mean():.1f}", f"{r.std():.1f}", f"{g.mean():.1f}", f"{g.std():.1f}")
     console.print(table)

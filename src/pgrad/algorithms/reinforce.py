@@ -122,7 +122,8 @@ def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
             elif n >= config.max_episodes:
                 active[i] = False
         if logger is not None:
-            logger(_metrics(update, seeds, idx, episode_returns, returns, config, wall))
+            logger(_metrics(update, seeds, idx, episode_returns, returns, config, wall)
+                   | {"active": int(active.sum())})
         keep = active[idx]  # seeds that just stopped take no further step
         if not keep.any():
             break

@@ -24,6 +24,7 @@ from pgrad.optim import OPTIMIZERS, put, take
 from pgrad.policies import LogisticPolicy
 from pgrad.returns import WEIGHTINGS
 from pgrad.rollout import Workspace, rollout, seed_streams, split_seeds
+from pgrad.values import LinearValue
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,8 @@ class ReinforceConfig:
     episodes_per_update: int = param(100, "K, episodes sampled per gradient step")
     gamma: float = param(1.0, "discount factor gamma in [0, 1]")
     weighting: str = param("reward_to_go", "weight on grad log pi", tuple(WEIGHTINGS))
-    baseline: str = param("time_mean_loo", "baseline subtracted from the weights",
-                          tuple(estimators.BASELINES))
+    baseline: str = param("time_mean_loo", "baseline subtracted from the weights (value: a learned "
+                          "V(s_t, t), least squares on quadratic features)", (*estimators.BASELINES, "value"))
     standardize: bool = param(False, "standardise the weights per batch")
     optimizer: str = param("adam", "gradient-ascent rule", tuple(OPTIMIZERS))
     lr: float = param(2.0, "learning rate alpha")
@@ -105,6 +106,8 @@ def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
     solved_at = np.full(S, -1)
     active = np.ones(S, bool)
     workspace = Workspace()
+    value = LinearValue(dynamics.obs_dim + 1)  # the "value" baseline V(s_t, t): features of (s_t, t / H)
+    value_params = value.init(S)
     start = time.perf_counter()
     update = 0
     while active.any():
@@ -127,7 +130,12 @@ def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
         keep = active[idx]  # seeds that just stopped take no further step
         if not keep.any():
             break
-        grad = estimate(config, policy, theta[idx], batch)[keep]                    # estimate
+        if config.baseline == "value":
+            grad, value_params[idx] = estimate_with_value(config, policy, theta[idx], batch, value,
+                                                          value_params[idx])
+            grad = grad[keep]                                                        # estimate
+        else:
+            grad = estimate(config, policy, theta[idx], batch)[keep]                # estimate
         idx = idx[keep]
         theta[idx], part = optimizer.step(theta[idx], grad, take(opt_state, idx))  # ascend
         put(opt_state, idx, part)
@@ -150,6 +158,35 @@ def estimate(config: ReinforceConfig, policy, theta: np.ndarray, batch) -> np.nd
         phi, coef = policy.score_factors(theta[part], b.obs, b.act)
         grads.append(estimators.factored_policy_gradient(phi, coef, w, b.alive))
     return np.concatenate(grads)
+
+
+def estimate_with_value(config: ReinforceConfig, policy, theta: np.ndarray, batch, value: LinearValue,
+                        value_params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The estimate with a learned value baseline, w_t = G_t - V(s_t, t), and the refitted V.
+
+    V(s, t) = v . psi(s, t / H) on quadratic features, H the time limit. V is fitted after the
+    gradient is estimated (by least squares to this batch's weights G_t on the alive steps,
+    proximal to the previous fit), so the baseline of a batch never depends on its own actions.
+    Returns (g [S, d], value parameters [S, F]).
+    """
+    grads, fits = [], []
+    H = get_dynamics(config.env_id).max_episode_steps
+    for part, b in split_seeds(batch):
+        T = b.rew.shape[0]
+        t_over_h = np.broadcast_to((np.arange(T) / H)[:, None, None, None], b.obs.shape[:3] + (1,))
+        features = np.concatenate([b.obs, t_over_h], axis=-1)                    # (s_t, t / H)
+        g = estimators.weights(b.rew, b.alive, config.gamma, config.weighting, "none")
+        w = g - value.value(value_params[part], features)
+        if config.standardize:
+            w = estimators.standardize(w, b.alive)
+        phi, coef = policy.score_factors(theta[part], b.obs, b.act)
+        grads.append(estimators.factored_policy_gradient(phi, coef, w, b.alive))
+        features, g, alive = (np.moveaxis(x, 1, 0).reshape(x.shape[1], T * x.shape[2], *x.shape[3:])
+                              for x in (features, g, b.alive))                   # seed first
+        for j, previous in enumerate(value_params[part]):  # each seed on its alive steps only, so
+            m = alive[j]                                    # the padding never changes a bit
+            fits.append(value.fit(features[j, m][None], g[j, m][None], ridge=1e-3, w_prev=previous[None]))
+    return np.concatenate(grads), np.concatenate(fits)
 
 
 def _episode_table(records: list[tuple]) -> dict[str, np.ndarray]:

@@ -1,0 +1,19 @@
+"""REINFORCE with a learned value baseline (``--baseline value``): it learns, and seeds stay independent."""
+
+import numpy as np
+
+from pgrad.algorithms.reinforce import ReinforceConfig, train
+
+
+def test_value_baseline_solves_cartpole():
+    result = train(ReinforceConfig(baseline="value"), seeds=(0,))
+    assert result.solved[0] and result.episodes[0]["return"][-100:].mean() >= 475
+
+
+def test_value_baseline_seed_in_batch_is_bit_identical_to_seed_alone():
+    config = ReinforceConfig(baseline="value", max_episodes=300)
+    batched = train(config, (3, 0))
+    for j, s in enumerate((3, 0)):
+        alone = train(config, (s,))
+        np.testing.assert_array_equal(alone.theta[0], batched.theta[j])
+        np.testing.assert_array_equal(alone.episodes[0]["return"], batched.episodes[j]["return"])

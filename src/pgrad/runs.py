@@ -65,6 +65,8 @@ def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.n
             writer.writerow(METRICS_FIELDS)
             writer.writerows(rows)
         np.save(tmp / "theta.npy", result.theta, allow_pickle=False)
+        if getattr(result, "value_params", None) is not None:  # actor-critic: V's parameters [S, F]
+            np.save(tmp / "value.npy", result.value_params, allow_pickle=False)
         summary = {
             "solved": per_seed(result.solved, several),
             "solved_at_episode": per_seed(
@@ -75,6 +77,10 @@ def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.n
             "final_eval_greedy_mean": per_seed(eval_greedy_returns.mean(axis=1), several),
             "eval_episodes": int(eval_returns.shape[1]),
         }
+        if hasattr(result, "solved_at_step"):  # actor-critic: environment steps
+            summary["solved_at_step"] = per_seed([int(e) if e >= 0 else None for e in result.solved_at_step],
+                                                 several)
+            summary["env_steps"] = per_seed([int(n) for n in result.steps], several)
         if several:
             summary |= {"seeds": list(seeds), "num_solved": int(np.sum(result.solved)),
                         "final_eval_mean_over_seeds": float(eval_returns.mean())}

@@ -1,0 +1,116 @@
+"""Advantage actor-critic, A2C: synchronous n-step actor-critic over many environments
+(Mnih et al., 2016, synchronous variant):
+
+    for update = 0, 1, 2, ...:
+        sample T steps of N environments with pi_theta                     (segment)
+        stop a seed when its last 100 finished episodes average >= threshold
+        A = GAE(gamma, lambda) with V;  R = A + V                          (estimate)
+        J = mean[A log pi_theta(a | s)] + ent_coef H - vf_coef (V - R)^2
+        theta <- theta + Adam(clip_norm(grad J))                           (ascend, one step)
+        fit V to R (linear: least squares; MLP: the vf_coef term above)
+
+With lambda = 1 the advantage is the n-step return minus V(s_t), bootstrapped from V of the
+segment's last observation (and of the final observation at truncation, never at termination).
+Linear policies run in numpy with a seed axis; MLP policies take gradients from torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pgrad.algorithms import actor_critic as ac
+from pgrad.config import check_choices, param
+from pgrad.optim import Adam, put, take
+from pgrad.rollout import make_segments, seed_streams
+from pgrad.values import VALUE_FEATURES
+
+make_policy = ac.make_policy
+evaluate = ac.evaluate
+
+
+@dataclass(frozen=True)
+class A2CConfig:
+    """A2C with a linear or an MLP policy, on any Gymnasium environment.
+
+    Defaults: see the sweep recorded below this class.
+    """
+
+    env_id: str = param("CartPole-v1", "environment: pgrad's own dynamics or any Gymnasium id")
+    policy: str = param("linear", "policy and value function: linear (numpy) or mlp (torch)", ac.POLICIES)
+    num_envs: int = param(16, "N, environments per seed, stepped in lockstep")
+    num_steps: int = param(8, "T, steps per environment in each update (n of the n-step returns)")
+    gamma: float = param(0.99, "discount factor gamma in [0, 1]")
+    gae_lambda: float = param(1.0, "GAE lambda in [0, 1] (1: n-step returns)")
+    ent_coef: float = param(0.0, "entropy bonus coefficient")
+    vf_coef: float = param(0.5, "value-loss coefficient (MLP; the linear value is fitted by least squares)")
+    max_grad_norm: float = param(0.5, "clip each seed's gradient to this Euclidean norm")
+    lr: float = param(0.01, "Adam learning rate")
+    lr_schedule: str = param("linear", "learning rate: constant, or linear decay to 0 at max_steps",
+                             ac.LR_SCHEDULES)
+    normalize_advantages: bool = param(True, "standardise the advantages of each update")
+    bias: bool = param(True, "bias feature in the linear policy")
+    value_features: str = param("quadratic", "features of the linear value function", VALUE_FEATURES)
+    value_ridge: float = param(1e-3, "ridge of the linear value fit (towards the previous fit)")
+    hidden: int = param(64, "MLP width")
+    depth: int = param(2, "MLP hidden layers")
+    init_log_std: float = param(0.0, "initial log standard deviation of Gaussian policies")
+    max_steps: int = param(300_000, "stop a seed after this many environment steps")
+    solve_threshold: float = param(475.0, "solved when the mean return of the last window reaches this")
+    solve_window: int = param(100, "finished episodes in the moving mean")
+    eval_episodes: int = param(100, "episodes for the final evaluation")
+
+    def __post_init__(self):
+        check_choices(self)
+        ac.check_config(self)
+
+    @property
+    def batch_size(self) -> int:
+        """N * T samples per update."""
+        return self.num_envs * self.num_steps
+
+
+def train(config: A2CConfig, seeds: Sequence[int] = (0,), logger: ac.Logger = None) -> ac.ActorCriticResult:
+    """Train one agent per seed, all seeds in lockstep, each stopping on its own."""
+    rngs = [seed_streams(s)[0] for s in seeds]
+    sampler = make_segments(config.env_id, config.num_envs, rngs)
+    agent = ac.make_agent(config, sampler.spec)
+    params, w = ac.init_params(agent, rngs)  # MLP: params = (theta, w), trained together
+    opt_state = Adam(config.lr).init(params)
+    log = ac.EpisodeLog(seeds, config.solve_window, config.solve_threshold, config.max_steps)
+    update = 0
+    try:
+        while log.active.any():
+            idx = np.flatnonzero(log.active)
+            theta = params[idx, :agent.policy.dim]
+            segment = sampler.sample(agent.policy, theta, config.num_steps, idx)           # sample
+            log.record(idx, segment, update)
+            metrics = log.metrics(update, idx, segment)
+            keep = log.active[idx]  # seeds that just stopped take no further step
+            if keep.any():
+                idx, segment = idx[keep], ac.select(segment, keep)
+                data = ac.estimate(agent, config, params[idx], w[idx], segment)           # estimate
+                lr = ac.learning_rate(config, log.steps[idx[0]] - config.batch_size)
+                params[idx], part = a2c_step(agent, config, params[idx], take(opt_state, idx), data, lr)
+                put(opt_state, idx, part)                                                  # ascend
+                w[idx] = ac.fit_value(agent, config, params[idx], w[idx], data)
+                if logger is not None:
+                    metrics |= ac.update_stats(agent, params[idx], data) | {"lr": lr}
+            if logger is not None:
+                logger(metrics)
+            update += 1
+    finally:
+        sampler.close()
+    return log.result(params[:, :agent.policy.dim].copy(), w.copy())
+
+
+def a2c_step(agent: ac.Agent, config: A2CConfig, params: np.ndarray, opt_state, data: ac.Samples,
+             lr: float):
+    """One Adam step along grad J with c_i = A_i (module docstring) on all N * T samples."""
+    adv = ac.normalize(data.adv) if config.normalize_advantages else data.adv
+    fwd = ac.forward(agent, params, data.obs, data.act)
+    grad, _ = ac.ascent_direction(agent, fwd, adv, data.ret, config.ent_coef, config.vf_coef,
+                                  config.max_grad_norm)
+    return Adam(lr).step(params, grad, opt_state)

@@ -1,0 +1,420 @@
+"""What A2C and PPO share: the agent (policy and value function), the episode log with its
+stopping rule, the result, the per-minibatch gradients of the linear (numpy) and MLP (torch)
+paths, and evaluation.
+
+Both paths ascend the same objective, per seed and averaged over a minibatch of B samples,
+
+    J = (1/B) sum_i c_i log pi_theta(a_i | s_i) + ent_coef H(pi_theta(. | s_i)) [- vf_coef (V(s_i) - R_i)^2],
+
+where the coefficient c_i (held fixed) makes grad J the gradient of the surrogate: c_i = A_i for
+the policy gradient of A2C, and c_i = dL^CLIP / d log pi (``estimators.clipped_surrogate_grad``)
+for PPO. The linear path multiplies c_i by the analytic score ``policy.grad_log_prob`` and fits
+the linear value function by least squares; the MLP path backpropagates J through torch and
+trains the MLP value function with the value term.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pgrad import estimators
+from pgrad.optim import clip_grad_norm, linear_decay
+from pgrad.policies import SoftmaxLinearPolicy
+from pgrad.policies.gaussian import LOG_2PI, GaussianLinearPolicy
+from pgrad.policies.mlp import TORCH_HINT, MLPCategoricalPolicy, MLPGaussianPolicy, require_torch
+from pgrad.policies.softmax import log_softmax
+from pgrad.returns import gae
+from pgrad.rollout import EnvSpec, Segment, env_spec, evaluate_env, seed_streams
+from pgrad.values import LinearValue, MLPValue
+
+POLICIES = ("linear", "mlp")
+LR_SCHEDULES = ("constant", "linear")
+
+
+def check_config(config) -> None:
+    """Shared one-line checks of an A2C or PPO config (choices are checked by check_choices)."""
+    if not 0.0 <= config.gamma <= 1.0:
+        raise ValueError(f"gamma must be in [0, 1], got {config.gamma}")
+    if not 0.0 <= config.gae_lambda <= 1.0:
+        raise ValueError(f"gae_lambda must be in [0, 1], got {config.gae_lambda}")
+    for name in ("lr", "max_grad_norm", "value_ridge"):
+        if not getattr(config, name) > 0:
+            raise ValueError(f"{name} must be positive, got {getattr(config, name)}")
+    for name in ("ent_coef", "vf_coef"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name} must be non-negative, got {getattr(config, name)}")
+    for name in ("num_envs", "num_steps", "hidden", "depth", "max_steps", "solve_window", "eval_episodes"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be a positive integer, got {getattr(config, name)}")
+    if config.policy == "mlp" and not _torch_installed():
+        raise ValueError(TORCH_HINT)
+    env_spec(config.env_id)  # unknown ids and unsupported spaces: a one-line ValueError
+
+
+def _torch_installed() -> bool:
+    """Whether torch can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class Agent:
+    """The policy pi_theta and the value function V of one configuration (no parameters here)."""
+
+    policy: object
+    value: LinearValue | MLPValue
+
+    @property
+    def mlp(self) -> bool:
+        return isinstance(self.value, MLPValue)
+
+
+def make_agent(config, spec: EnvSpec) -> Agent:
+    """Softmax-linear or Gaussian-linear policy with a linear value function (``policy="linear"``),
+    or MLP policy and value function (``policy="mlp"``), for the environment's spaces."""
+    if config.policy == "linear":
+        if spec.discrete:
+            policy = SoftmaxLinearPolicy(spec.obs_dim, spec.num_actions, bias=config.bias)
+        else:
+            policy = GaussianLinearPolicy(spec.obs_dim, spec.action_dim, bias=config.bias,
+                                          init_log_std=config.init_log_std)
+        return Agent(policy, LinearValue(spec.obs_dim, config.value_features))
+    hidden = (config.hidden,) * config.depth
+    if spec.discrete:
+        policy = MLPCategoricalPolicy(spec.obs_dim, spec.num_actions, hidden)
+    else:
+        policy = MLPGaussianPolicy(spec.obs_dim, spec.action_dim, hidden, config.init_log_std)
+    return Agent(policy, MLPValue(spec.obs_dim, hidden))
+
+
+def make_policy(config, dynamics_or_spec=None):
+    """The policy of ``config`` (for evaluation: ``pgrad eval``); the spaces come from config.env_id."""
+    return make_agent(config, env_spec(config.env_id)).policy
+
+
+def init_params(agent: Agent, rngs: Sequence[np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
+    """(params, w): the parameters gradient ascent trains and those of the value function.
+
+    Linear: params = theta [S, d] starts at 0 (Gaussian: log_std = init_log_std) and w [S, F] at 0
+    (w is fitted by least squares). MLP: params = (theta, w) [S, d + F], trained together, both
+    orthogonal and drawn from each seed's generator; w is a copy of the value part."""
+    S = len(rngs)
+    if not agent.mlp:
+        return agent.policy.init(S), agent.value.init(S)
+    theta, w = agent.policy.init(S, rng=rngs), agent.value.init(S, rng=rngs)
+    return np.concatenate([theta, w], axis=1), w
+
+
+def learning_rate(config, steps_done: int) -> float:
+    """The learning rate after steps_done environment steps: constant, or linear decay to 0 at max_steps."""
+    if config.lr_schedule == "constant":
+        return config.lr
+    return linear_decay(config.lr, steps_done / config.max_steps)
+
+
+def select(segment: Segment, keep: np.ndarray) -> Segment:
+    """The segment restricted to the seeds where ``keep`` is true."""
+    arrays = {k: getattr(segment, k)[:, keep] for k in ("obs", "act", "rew", "terminated", "truncated",
+                                                         "next_obs")}
+    episodes = {k: tuple(x for x, k_ in zip(getattr(segment, k), keep, strict=True) if k_)
+                for k in ("episode_returns", "episode_lengths")}
+    return Segment(**arrays, **episodes)
+
+
+def values(agent: Agent, w: np.ndarray, segment: Segment) -> tuple[np.ndarray, np.ndarray]:
+    """(V(s_t), V(s'_t)), each [T, S, N], with the value parameters w [S, F]."""
+    return agent.value.value(w, segment.obs), agent.value.value(w, segment.next_obs)
+
+
+def seed_first(x: np.ndarray) -> np.ndarray:
+    """[T, S, N, ...] -> [S, T * N, ...], contiguous: each seed's samples in one row."""
+    x = np.moveaxis(x, 1, 0)
+    return np.ascontiguousarray(x.reshape(x.shape[0], -1, *x.shape[3:]))
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Training samples, seed first: obs [S, M, n], act [S, M, ...], advantages adv [S, M],
+    value targets ret [S, M] (lambda-returns A + V), log pi_old(a | s) [S, M] and the values
+    V(s) [S, M] the advantages were computed with."""
+
+    obs: np.ndarray
+    act: np.ndarray
+    adv: np.ndarray
+    ret: np.ndarray
+    logp_old: np.ndarray
+    value: np.ndarray
+
+    def take(self, index: np.ndarray) -> Samples:
+        """Samples index [S, M'] of each seed (one gather per field)."""
+        def take(x):
+            return np.take_along_axis(x, index.reshape(index.shape + (1,) * (x.ndim - 2)), axis=1)
+        return Samples(*(take(getattr(self, f)) for f in self.__dataclass_fields__))
+
+    def window(self, lo: int, hi: int) -> Samples:
+        """Samples lo .. hi-1 of each seed (views)."""
+        return Samples(*(getattr(self, f)[:, lo:hi] for f in self.__dataclass_fields__))
+
+
+def estimate(agent: Agent, config, params: np.ndarray, w: np.ndarray, segment: Segment) -> Samples:
+    """V(s_t) and V(s'_t) with the value parameters w [S, F], the advantages A = GAE(gamma, lambda)
+    and the value targets R = A + V, as seed-first samples with log pi_old(a | s) under the
+    policy that sampled the segment (params [S, d])."""
+    value, next_value = values(agent, w, segment)
+    adv = gae(segment.rew, value, next_value, segment.terminated, segment.truncated, config.gamma,
+              config.gae_lambda)
+    obs, act = seed_first(segment.obs), seed_first(segment.act)
+    logp_old = forward(agent, params, obs, act).logp
+    return Samples(obs, act, seed_first(adv), seed_first(adv + value), logp_old, seed_first(value))
+
+
+def fit_value(agent: Agent, config, params: np.ndarray, w: np.ndarray, data: Samples) -> np.ndarray:
+    """The value parameters after an update: the MLP's are part of params (trained by the value
+    term of J); the linear ones are refitted to the targets R by least squares (proximal to w)."""
+    if agent.mlp:
+        return params[:, agent.policy.dim:]
+    return agent.value.fit(data.obs, data.ret, config.value_ridge, w_prev=w)
+
+
+def normalize(adv: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    """(A - mean) / (std + eps) over each seed's samples: [S, B] -> [S, B]."""
+    mean = adv.mean(axis=1, keepdims=True)
+    return (adv - mean) / (adv.std(axis=1, keepdims=True) + eps)
+
+
+def forward(agent: Agent, params: np.ndarray, obs: np.ndarray, act: np.ndarray):
+    """The policy's forward pass on seed-first samples: numpy for linear policies, torch (with
+    the value function) for MLPs. Either result has ``logp`` [S, B] as a numpy array."""
+    if agent.mlp:
+        return mlp_forward(agent, params, *to_torch(obs, act))
+    return linear_forward(agent.policy, params, obs, act)
+
+
+def ascent_direction(agent: Agent, fwd, coef: np.ndarray, ret: np.ndarray, ent_coef: float,
+                     vf_coef: float, max_grad_norm: float) -> tuple[np.ndarray, np.ndarray]:
+    """grad J (module docstring) with each seed's norm clipped: (direction [S, d], norm [S])."""
+    if agent.mlp:
+        grad = mlp_gradient(fwd, coef, to_torch(ret)[0], ent_coef, vf_coef)
+    else:
+        grad = linear_gradient(fwd, coef, ent_coef)
+    return clip_grad_norm(grad, max_grad_norm)
+
+
+def update_stats(agent: Agent, params: np.ndarray, data: Samples, clip: float = 0.2) -> dict:
+    """Diagnostics of one update, averaged over seeds: approximate KL(pi_old || pi_new) and the
+    fraction of samples whose ratio left [1 - eps, 1 + eps], the entropy, the value loss and the
+    explained variance of the value targets by the values used for the advantages."""
+    fwd = forward(agent, params, data.obs, data.act)
+    log_ratio = fwd.logp - data.logp_old
+    entropy = fwd.entropy.detach().numpy() if agent.mlp else fwd.entropy
+    return {
+        "approx_kl": float(estimators.approx_kl(fwd.logp, data.logp_old).mean()),
+        "clip_fraction": float((np.abs(np.expm1(log_ratio)) > clip).mean()),
+        "entropy": float(entropy.mean()),
+        "value_loss": float(np.square(data.value - data.ret).mean()),
+        "explained_variance": float(np.nanmean(estimators.explained_variance(data.value, data.ret))),
+    }
+
+
+@dataclass(frozen=True)
+class LinearForward:
+    """One numpy forward pass of a linear policy over a minibatch, seed first: features phi
+    [S, B, F], log pi(a_i | s_i) [S, B], entropy [S, B], and what the score needs: for
+    softmax-linear (z = phi W) the probabilities pi [S, B, A] and one-hot actions; for
+    Gaussian-linear (mu = phi W) the standardised actions (a - mu) / sigma [S, B, m] and sigma."""
+
+    policy: object
+    phi: np.ndarray
+    logp: np.ndarray
+    entropy: np.ndarray
+    probs: np.ndarray | None = None
+    onehot: np.ndarray | None = None
+    z: np.ndarray | None = None
+    sigma: np.ndarray | None = None
+
+
+def linear_forward(policy, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> LinearForward:
+    """theta [S, d]; obs [S, B, n]; act [S, B, ...] -> LinearForward."""
+    phi = policy.features(obs)
+    if isinstance(policy, GaussianLinearPolicy):
+        mu = policy.mean(theta, obs)
+        log_std = policy.log_std(theta)
+        sigma = np.exp(log_std)
+        z = (act - mu) / sigma
+        logp = (-0.5 * np.square(z) - log_std - 0.5 * LOG_2PI).sum(axis=-1)
+        return LinearForward(policy, phi, logp, policy.entropy(theta, obs), z=z, sigma=sigma)
+    logp_all = log_softmax(policy.logits(theta, obs))
+    probs = np.exp(logp_all)
+    onehot = act[..., None] == np.arange(probs.shape[-1])
+    logp = np.where(onehot, logp_all, 0.0).sum(axis=-1)
+    return LinearForward(policy, phi, logp, -(probs * logp_all).sum(axis=-1), probs=probs, onehot=onehot)
+
+
+def linear_gradient(forward: LinearForward, coef: np.ndarray, ent_coef: float) -> np.ndarray:
+    """grad J = (1/B) sum_i [c_i grad log pi(a_i | s_i) + ent_coef grad H(pi(. | s_i))]: [S, d].
+
+    Both linear policies are linear in the features, so grad J = (1/B) sum_i phi(s_i) (x) g_i:
+    softmax-linear: g_i = c_i (e_a - pi) - ent_coef pi (log pi + H)  (the gradients in z);
+    Gaussian-linear: g_i = c_i z / sigma for W, and (1/B) sum_i c_i (z^2 - 1) + ent_coef for log_std.
+    """
+    B = coef.shape[1]
+    if forward.sigma is None:
+        probs = forward.probs
+        g = coef[..., None] * (forward.onehot - probs)
+        if ent_coef:
+            logp_all = np.log(np.where(probs > 0, probs, 1.0))
+            g = g - ent_coef * probs * (logp_all + forward.entropy[..., None])
+        grad = np.einsum("sbf,sba->sfa", forward.phi, g) / B
+        return grad.reshape(grad.shape[0], -1)
+    z = forward.z
+    grad_W = np.einsum("sbf,sbm->sfm", forward.phi, coef[..., None] * z / forward.sigma) / B
+    grad_log_std = (coef[..., None] * (np.square(z) - 1.0)).mean(axis=1) + ent_coef
+    return np.concatenate([grad_W.reshape(grad_W.shape[0], -1), grad_log_std], axis=1)
+
+
+@dataclass(frozen=True)
+class MLPForward:
+    """One torch forward pass over a minibatch: the leaf parameters p [S, d_pi + d_v], the
+    tensors log pi(a_i | s_i), H(pi(. | s_i)), V(s_i) [S, B], and logp [S, B] as numpy."""
+
+    params: object
+    logp_t: object
+    entropy: object
+    value: object
+    logp: np.ndarray
+
+
+def mlp_forward(agent: Agent, params: np.ndarray, obs, act) -> MLPForward:
+    """The forward pass of the MLP policy and value function in torch float32.
+
+    params: [S, d_pi + d_v] = (theta, value parameters) numpy; obs [S, B, n], act [S, B, ...] tensors."""
+    torch = require_torch()
+    p = torch.tensor(params, dtype=torch.float32, requires_grad=True)
+    theta, w = p[:, :agent.policy.dim], p[:, agent.policy.dim:]
+    logp = agent.policy.torch_log_prob(theta, obs, act)
+    return MLPForward(p, logp, agent.policy.torch_entropy(theta, obs), agent.value.torch_value(w, obs),
+                      logp.detach().double().numpy())
+
+
+def mlp_gradient(fwd: MLPForward, coef: np.ndarray, ret, ent_coef: float, vf_coef: float) -> np.ndarray:
+    """grad J for the MLP policy and value function by autograd (J in the module docstring):
+    [S, d_pi + d_v] float64. coef: [S, B] numpy, the fixed c_i; ret: [S, B] tensor, the targets R_i."""
+    torch = require_torch()
+    value_loss = (fwd.value - ret).square().mean(dim=1)
+    objective = ((torch.from_numpy(coef).float() * fwd.logp_t).mean(dim=1)
+                 + ent_coef * fwd.entropy.mean(dim=1) - vf_coef * value_loss)
+    objective.sum().backward()  # seeds are independent: each row of p gets its own gradient
+    return fwd.params.grad.numpy().astype(np.float64)
+
+
+def to_torch(*arrays):
+    """numpy arrays -> torch tensors (float arrays as float32)."""
+    torch = require_torch()
+    return tuple(torch.from_numpy(np.ascontiguousarray(x, np.float32 if x.dtype.kind == "f" else None))
+                 for x in arrays)
+
+
+@dataclass(frozen=True)
+class ActorCriticResult:
+    """What A2C and PPO training returns. Per seed (axis 0): final theta [S, d] and value
+    parameters [S, F], solved flags, the episode count and environment steps when solved (-1
+    if not), environment steps taken, and episode records (return, length, update, wall)."""
+
+    seeds: tuple[int, ...]
+    theta: np.ndarray
+    value_params: np.ndarray
+    solved: np.ndarray
+    solved_at_episode: np.ndarray
+    solved_at_step: np.ndarray
+    steps: np.ndarray
+    episodes: list[dict[str, np.ndarray]]
+    wall_seconds: float
+
+
+class EpisodeLog:
+    """Finished training episodes per seed, and the stopping rule: seed s stops when the mean
+    return of its last ``window`` finished episodes reaches ``threshold`` (solved), or when it
+    has taken ``max_steps`` environment steps."""
+
+    def __init__(self, seeds: Sequence[int], window: int, threshold: float, max_steps: int):
+        S = len(seeds)
+        self.seeds, self.window, self.threshold, self.max_steps = tuple(seeds), window, threshold, max_steps
+        self.records: list[list[tuple]] = [[] for _ in range(S)]
+        self.active = np.ones(S, bool)
+        self.steps = np.zeros(S, np.int64)
+        self.solved_at_episode = np.full(S, -1)
+        self.solved_at_step = np.full(S, -1)
+        self.start = time.perf_counter()
+
+    @property
+    def wall(self) -> float:
+        return time.perf_counter() - self.start
+
+    def returns(self, i: int) -> np.ndarray:
+        parts = [r[0] for r in self.records[i]]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def window_mean(self, i: int) -> float:
+        recent = self.returns(i)[-self.window:]
+        return float(recent.mean()) if recent.size else float("nan")
+
+    def record(self, idx: np.ndarray, segment: Segment, update: int) -> None:
+        """Add the episodes the seeds ``idx`` finished in ``segment``; stop seeds by the rule."""
+        wall = self.wall
+        T, _, N = segment.rew.shape
+        for j, i in enumerate(idx):
+            self.steps[i] += T * N
+            if segment.episode_returns[j].size:
+                self.records[i].append((segment.episode_returns[j], segment.episode_lengths[j], update, wall))
+            returns = self.returns(i)
+            if returns.size >= self.window and returns[-self.window:].mean() >= self.threshold:
+                self.solved_at_episode[i], self.solved_at_step[i] = returns.size, self.steps[i]
+                self.active[i] = False
+            elif self.steps[i] >= self.max_steps:
+                self.active[i] = False
+
+    def metrics(self, update: int, idx: np.ndarray, segment: Segment) -> dict:
+        finished = np.concatenate(segment.episode_returns)
+        return {
+            "update": update,
+            "seeds": [self.seeds[i] for i in idx],
+            "episodes": int(sum(self.returns(i).size for i in range(len(self.seeds)))),
+            "steps": int(self.steps.sum()),
+            "mean_return": float(finished.mean()) if finished.size else float("nan"),
+            "window_mean": float(np.nanmean([self.window_mean(i) for i in idx]))
+            if any(self.returns(i).size for i in idx) else 0.0,
+            "wall": self.wall,
+        }
+
+    def result(self, theta: np.ndarray, value_params: np.ndarray) -> ActorCriticResult:
+        return ActorCriticResult(self.seeds, theta, value_params, self.solved_at_episode >= 0,
+                                 self.solved_at_episode, self.solved_at_step, self.steps.copy(),
+                                 [_episode_table(r) for r in self.records], self.wall)
+
+
+def _episode_table(records: list[tuple]) -> dict[str, np.ndarray]:
+    if not records:
+        return {"return": np.zeros(0), "length": np.zeros(0, int), "update": np.zeros(0, int),
+                "wall": np.zeros(0)}
+    rets, lens, updates, walls = zip(*records, strict=True)
+    counts = [len(r) for r in rets]
+    return {"return": np.concatenate(rets), "length": np.concatenate(lens),
+            "update": np.repeat(np.array(updates, int), counts), "wall": np.repeat(np.array(walls), counts)}
+
+
+def evaluate(config, theta: np.ndarray, seeds: Sequence[int], num_episodes: int, *,
+             greedy: bool = False) -> np.ndarray:
+    """Returns of ``num_episodes`` fresh episodes per seed [S, E] from each seed's evaluation stream."""
+    policy = make_policy(config)
+    rngs = [seed_streams(s)[1] for s in seeds]
+    return evaluate_env(config.env_id, policy, theta, rngs, num_episodes, greedy=greedy)
+
+
+Logger = Callable[[dict], None] | None

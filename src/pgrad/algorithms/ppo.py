@@ -1,0 +1,143 @@
+"""Proximal policy optimisation, PPO-clip (Schulman et al., 2017):
+
+    for update = 0, 1, 2, ...:
+        sample T steps of N environments with pi_theta                     (segment)
+        stop a seed when its last 100 finished episodes average >= threshold
+        A = GAE(gamma, lambda) with V;  R = A + V                          (estimate)
+        for epoch = 1 .. E, for each minibatch of B samples:               (ascend)
+            r = pi_theta(a | s) / pi_old(a | s)
+            J = mean[min(r A, clip(r, 1 - eps, 1 + eps) A)] + ent_coef H - vf_coef (V - R)^2
+            theta <- theta + Adam(clip_norm(grad J))
+        fit V to R (linear: least squares; MLP: the vf_coef term above)
+
+Linear policies (softmax-linear, Gaussian-linear) run in numpy with analytic scores and a
+seed axis; MLP policies take their gradients from torch (``pgrad[torch]``). Either way many
+seeds train in one run, each stopping on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pgrad import estimators
+from pgrad.algorithms import actor_critic as ac
+from pgrad.config import check_choices, param
+from pgrad.optim import Adam, put, take
+from pgrad.rollout import make_segments, seed_streams
+from pgrad.values import VALUE_FEATURES
+
+make_policy = ac.make_policy
+evaluate = ac.evaluate
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """PPO-clip with a linear or an MLP policy, on any Gymnasium environment.
+
+    Defaults: see the sweep recorded in ``DEFAULTS_SWEEP`` below this class.
+    """
+
+    env_id: str = param("CartPole-v1", "environment: pgrad's own dynamics or any Gymnasium id")
+    policy: str = param("linear", "policy and value function: linear (numpy) or mlp (torch)", ac.POLICIES)
+    num_envs: int = param(16, "N, environments per seed, stepped in lockstep")
+    num_steps: int = param(64, "T, steps per environment in each update's segment")
+    epochs: int = param(4, "E, passes over each segment")
+    minibatch_size: int = param(256, "B, samples per gradient step (a divisor of N * T)")
+    gamma: float = param(0.99, "discount factor gamma in [0, 1]")
+    gae_lambda: float = param(0.95, "GAE lambda in [0, 1]")
+    clip: float = param(0.2, "clip range eps of the probability ratio")
+    ent_coef: float = param(0.0, "entropy bonus coefficient")
+    vf_coef: float = param(0.5, "value-loss coefficient (MLP; the linear value is fitted by least squares)")
+    max_grad_norm: float = param(0.5, "clip each seed's gradient to this Euclidean norm")
+    lr: float = param(0.01, "Adam learning rate")
+    lr_schedule: str = param("linear", "learning rate: constant, or linear decay to 0 at max_steps",
+                             ac.LR_SCHEDULES)
+    normalize_advantages: bool = param(True, "standardise the advantages of each minibatch")
+    bias: bool = param(True, "bias feature in the linear policy")
+    value_features: str = param("quadratic", "features of the linear value function", VALUE_FEATURES)
+    value_ridge: float = param(1e-3, "ridge of the linear value fit (towards the previous fit)")
+    hidden: int = param(64, "MLP width")
+    depth: int = param(2, "MLP hidden layers")
+    init_log_std: float = param(0.0, "initial log standard deviation of Gaussian policies")
+    max_steps: int = param(200_000, "stop a seed after this many environment steps")
+    solve_threshold: float = param(475.0, "solved when the mean return of the last window reaches this")
+    solve_window: int = param(100, "finished episodes in the moving mean")
+    eval_episodes: int = param(100, "episodes for the final evaluation")
+
+    def __post_init__(self):
+        check_choices(self)
+        for name in ("epochs", "minibatch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if (self.num_envs * self.num_steps) % self.minibatch_size:
+            raise ValueError(f"minibatch_size {self.minibatch_size} must divide num_envs * num_steps = "
+                             f"{self.num_envs * self.num_steps}")
+        if not self.clip > 0:
+            raise ValueError(f"clip must be positive, got {self.clip}")
+        ac.check_config(self)
+
+    @property
+    def batch_size(self) -> int:
+        """N * T samples per update."""
+        return self.num_envs * self.num_steps
+
+
+def train(config: PPOConfig, seeds: Sequence[int] = (0,), logger: ac.Logger = None) -> ac.ActorCriticResult:
+    """Train one agent per seed, all seeds in lockstep, each stopping on its own."""
+    rngs = [seed_streams(s)[0] for s in seeds]
+    sampler = make_segments(config.env_id, config.num_envs, rngs)
+    agent = ac.make_agent(config, sampler.spec)
+    params, w = ac.init_params(agent, rngs)  # MLP: params = (theta, w), trained together
+    opt_state = Adam(config.lr).init(params)
+    log = ac.EpisodeLog(seeds, config.solve_window, config.solve_threshold, config.max_steps)
+    update = 0
+    try:
+        while log.active.any():
+            idx = np.flatnonzero(log.active)
+            theta = params[idx, :agent.policy.dim]
+            segment = sampler.sample(agent.policy, theta, config.num_steps, idx)           # sample
+            log.record(idx, segment, update)
+            metrics = log.metrics(update, idx, segment)
+            keep = log.active[idx]  # seeds that just stopped take no further step
+            if keep.any():
+                idx, segment = idx[keep], ac.select(segment, keep)
+                data = ac.estimate(agent, config, params[idx], w[idx], segment)           # estimate
+                lr = ac.learning_rate(config, log.steps[idx[0]] - config.batch_size)
+                params[idx], part = ppo_epochs(agent, config, params[idx], take(opt_state, idx),  # ascend
+                                               data, [rngs[i] for i in idx], lr)
+                put(opt_state, idx, part)
+                w[idx] = ac.fit_value(agent, config, params[idx], w[idx], data)
+                if logger is not None:
+                    metrics |= ac.update_stats(agent, params[idx], data, config.clip) | {"lr": lr}
+            if logger is not None:
+                logger(metrics)
+            update += 1
+    finally:
+        sampler.close()
+    return log.result(params[:, :agent.policy.dim].copy(), w.copy())
+
+
+def ppo_epochs(agent: ac.Agent, config: PPOConfig, params: np.ndarray, opt_state, data: ac.Samples,
+               rngs, lr: float):
+    """E epochs of minibatch gradient ascent on the clipped surrogate (module docstring).
+
+    params: [S, d]; data: seed-first samples [S, M]. Each seed draws the permutations of all
+    E epochs from its own generator in one call. Returns (params, Adam state).
+    """
+    M, B = data.adv.shape[1], config.minibatch_size
+    perms = np.stack([np.argsort(rng.random((config.epochs, M)), axis=1) for rng in rngs])  # [S, E, M]
+    optimizer = Adam(lr)
+    for epoch in range(config.epochs):
+        shuffled = data.take(perms[:, epoch])
+        for lo in range(0, M, B):
+            mb = shuffled.window(lo, lo + B)
+            adv = ac.normalize(mb.adv) if config.normalize_advantages else mb.adv
+            fwd = ac.forward(agent, params, mb.obs, mb.act)
+            coef = estimators.clipped_surrogate_grad(np.exp(fwd.logp - mb.logp_old), adv, config.clip)
+            grad, _ = ac.ascent_direction(agent, fwd, coef, mb.ret, config.ent_coef, config.vf_coef,
+                                          config.max_grad_norm)
+            params, opt_state = optimizer.step(params, grad, opt_state)
+    return params, opt_state

@@ -99,7 +99,7 @@ def test_without_torch_everything_else_imports_and_runs_and_mlp_says_how_to_inst
         from pgrad.algorithms import a2c, ppo, reinforce
         from pgrad.policies.mlp import require_torch
         result = ppo.train(ppo.PPOConfig(max_steps=2048), [0])
-        assert result.theta.shape == (1, 10)
+        assert result.theta.shape == (1, 8)
         try:
             require_torch()
         except ImportError as e:

@@ -41,17 +41,18 @@ class A2CConfig:
     env_id: str = param("CartPole-v1", "environment: pgrad's own dynamics or any Gymnasium id")
     policy: str = param("linear", "policy and value function: linear (numpy) or mlp (torch)", ac.POLICIES)
     num_envs: int = param(16, "N, environments per seed, stepped in lockstep")
-    num_steps: int = param(8, "T, steps per environment in each update (n of the n-step returns)")
+    num_steps: int = param(16, "T, steps per environment in each update (n of the n-step returns)")
     gamma: float = param(0.99, "discount factor gamma in [0, 1]")
-    gae_lambda: float = param(1.0, "GAE lambda in [0, 1] (1: n-step returns)")
+    gae_lambda: float = param(0.95, "GAE lambda in [0, 1] (1: n-step returns)")
     ent_coef: float = param(0.0, "entropy bonus coefficient")
     vf_coef: float = param(0.5, "value-loss coefficient (MLP; the linear value is fitted by least squares)")
     max_grad_norm: float = param(0.5, "clip each seed's gradient to this Euclidean norm")
-    lr: float = param(0.01, "Adam learning rate")
+    lr: float = param(0.1, "Adam learning rate of the linear policy")
+    mlp_lr: float = param(0.001, "Adam learning rate of the MLP policy and value function")
     lr_schedule: str = param("linear", "learning rate: constant, or linear decay to 0 at max_steps",
                              ac.LR_SCHEDULES)
     normalize_advantages: bool = param(True, "standardise the advantages of each update")
-    bias: bool = param(True, "bias feature in the linear policy")
+    bias: bool = param(False, "bias feature in the linear policy")
     value_features: str = param("quadratic", "features of the linear value function", VALUE_FEATURES)
     value_ridge: float = param(1e-3, "ridge of the linear value fit (towards the previous fit)")
     hidden: int = param(64, "MLP width")
@@ -86,20 +87,19 @@ def train(config: A2CConfig, seeds: Sequence[int] = (0,), logger: ac.Logger = No
             idx = np.flatnonzero(log.active)
             theta = params[idx, :agent.policy.dim]
             segment = sampler.sample(agent.policy, theta, config.num_steps, idx)           # sample
-            log.record(idx, segment, update)
-            metrics = log.metrics(update, idx, segment)
+            metrics = log.record(idx, segment, update)
             keep = log.active[idx]  # seeds that just stopped take no further step
             if keep.any():
                 idx, segment = idx[keep], ac.select(segment, keep)
-                data = ac.estimate(agent, config, params[idx], w[idx], segment)           # estimate
+                data = ac.estimate(agent, config, params[idx], w[idx], segment,                   # estimate
+                                   old_log_prob=False)
                 lr = ac.learning_rate(config, log.steps[idx[0]] - config.batch_size)
-                params[idx], part = a2c_step(agent, config, params[idx], take(opt_state, idx), data, lr)
-                put(opt_state, idx, part)                                                  # ascend
+                params[idx], part, entropy = a2c_step(agent, config, params[idx], take(opt_state, idx),
+                                                      data, lr)                           # ascend
+                put(opt_state, idx, part)
                 w[idx] = ac.fit_value(agent, config, params[idx], w[idx], data)
-                if logger is not None:
-                    metrics |= ac.update_stats(agent, params[idx], data) | {"lr": lr}
-            if logger is not None:
-                logger(metrics)
+                metrics |= {"entropy": entropy} | ac.value_diagnostics(data) | {"lr": lr}
+            log.log(metrics, logger)
             update += 1
     finally:
         sampler.close()
@@ -108,9 +108,11 @@ def train(config: A2CConfig, seeds: Sequence[int] = (0,), logger: ac.Logger = No
 
 def a2c_step(agent: ac.Agent, config: A2CConfig, params: np.ndarray, opt_state, data: ac.Samples,
              lr: float):
-    """One Adam step along grad J with c_i = A_i (module docstring) on all N * T samples."""
+    """One Adam step along grad J with c_i = A_i (module docstring) on all N * T samples.
+    Returns (params, Adam state, the policy's mean entropy)."""
     adv = ac.normalize(data.adv) if config.normalize_advantages else data.adv
     fwd = ac.forward(agent, params, data.obs, data.act)
     grad, _ = ac.ascent_direction(agent, fwd, adv, data.ret, config.ent_coef, config.vf_coef,
                                   config.max_grad_norm)
-    return Adam(lr).step(params, grad, opt_state)
+    entropy = fwd.entropy.detach().numpy() if agent.mlp else fwd.entropy
+    return *Adam(lr).step(params, grad, opt_state), float(entropy.mean())

@@ -42,7 +42,7 @@ def check_config(config) -> None:
         raise ValueError(f"gamma must be in [0, 1], got {config.gamma}")
     if not 0.0 <= config.gae_lambda <= 1.0:
         raise ValueError(f"gae_lambda must be in [0, 1], got {config.gae_lambda}")
-    for name in ("lr", "max_grad_norm", "value_ridge"):
+    for name in ("lr", "mlp_lr", "max_grad_norm", "value_ridge"):
         if not getattr(config, name) > 0:
             raise ValueError(f"{name} must be positive, got {getattr(config, name)}")
     for name in ("ent_coef", "vf_coef"):
@@ -113,10 +113,12 @@ def init_params(agent: Agent, rngs: Sequence[np.random.Generator]) -> tuple[np.n
 
 
 def learning_rate(config, steps_done: int) -> float:
-    """The learning rate after steps_done environment steps: constant, or linear decay to 0 at max_steps."""
+    """The learning rate of the configured policy (``lr`` linear, ``mlp_lr`` MLP) after steps_done
+    environment steps: constant, or decaying linearly to 0 at max_steps."""
+    lr = config.mlp_lr if config.policy == "mlp" else config.lr
     if config.lr_schedule == "constant":
-        return config.lr
-    return linear_decay(config.lr, steps_done / config.max_steps)
+        return lr
+    return linear_decay(lr, steps_done / config.max_steps)
 
 
 def select(segment: Segment, keep: np.ndarray) -> Segment:
@@ -149,29 +151,33 @@ class Samples:
     act: np.ndarray
     adv: np.ndarray
     ret: np.ndarray
-    logp_old: np.ndarray
+    logp_old: np.ndarray | None
     value: np.ndarray
 
     def take(self, index: np.ndarray) -> Samples:
         """Samples index [S, M'] of each seed (one gather per field)."""
         def take(x):
+            if x is None:
+                return None
             return np.take_along_axis(x, index.reshape(index.shape + (1,) * (x.ndim - 2)), axis=1)
         return Samples(*(take(getattr(self, f)) for f in self.__dataclass_fields__))
 
     def window(self, lo: int, hi: int) -> Samples:
         """Samples lo .. hi-1 of each seed (views)."""
-        return Samples(*(getattr(self, f)[:, lo:hi] for f in self.__dataclass_fields__))
+        return Samples(*(None if (x := getattr(self, f)) is None else x[:, lo:hi]
+                         for f in self.__dataclass_fields__))
 
 
-def estimate(agent: Agent, config, params: np.ndarray, w: np.ndarray, segment: Segment) -> Samples:
+def estimate(agent: Agent, config, params: np.ndarray, w: np.ndarray, segment: Segment, *,
+             old_log_prob: bool = True) -> Samples:
     """V(s_t) and V(s'_t) with the value parameters w [S, F], the advantages A = GAE(gamma, lambda)
-    and the value targets R = A + V, as seed-first samples with log pi_old(a | s) under the
-    policy that sampled the segment (params [S, d])."""
+    and the value targets R = A + V, as seed-first samples; with ``old_log_prob``, also
+    log pi_old(a | s) under the policy that sampled the segment (params [S, d])."""
     value, next_value = values(agent, w, segment)
     adv = gae(segment.rew, value, next_value, segment.terminated, segment.truncated, config.gamma,
               config.gae_lambda)
     obs, act = seed_first(segment.obs), seed_first(segment.act)
-    logp_old = forward(agent, params, obs, act).logp
+    logp_old = forward(agent, params, obs, act).logp if old_log_prob else None
     return Samples(obs, act, seed_first(adv), seed_first(adv + value), logp_old, seed_first(value))
 
 
@@ -207,20 +213,20 @@ def ascent_direction(agent: Agent, fwd, coef: np.ndarray, ret: np.ndarray, ent_c
     return clip_grad_norm(grad, max_grad_norm)
 
 
-def update_stats(agent: Agent, params: np.ndarray, data: Samples, clip: float = 0.2) -> dict:
-    """Diagnostics of one update, averaged over seeds: approximate KL(pi_old || pi_new) and the
-    fraction of samples whose ratio left [1 - eps, 1 + eps], the entropy, the value loss and the
-    explained variance of the value targets by the values used for the advantages."""
-    fwd = forward(agent, params, data.obs, data.act)
-    log_ratio = fwd.logp - data.logp_old
-    entropy = fwd.entropy.detach().numpy() if agent.mlp else fwd.entropy
-    return {
-        "approx_kl": float(estimators.approx_kl(fwd.logp, data.logp_old).mean()),
-        "clip_fraction": float((np.abs(np.expm1(log_ratio)) > clip).mean()),
-        "entropy": float(entropy.mean()),
-        "value_loss": float(np.square(data.value - data.ret).mean()),
-        "explained_variance": float(np.nanmean(estimators.explained_variance(data.value, data.ret))),
-    }
+def value_diagnostics(data: Samples) -> dict:
+    """The value loss mean (V(s) - R)^2 and the explained variance 1 - Var[R - V] / Var[R] of the
+    values the advantages were computed with, averaged over seeds."""
+    return {"value_loss": float(np.square(data.value - data.ret).mean()),
+            "explained_variance": float(np.nanmean(estimators.explained_variance(data.value, data.ret)))}
+
+
+def policy_diagnostics(logp: np.ndarray, logp_old: np.ndarray, entropy, clip: float) -> dict:
+    """Per minibatch, before its step: the approximate KL(pi_old || pi_theta) (k3 estimator), the
+    fraction of samples whose ratio is outside [1 - eps, 1 + eps], and the entropy; means [S]."""
+    entropy = entropy.detach().numpy() if hasattr(entropy, "detach") else entropy
+    return {"approx_kl": estimators.approx_kl(logp, logp_old).mean(axis=1),
+            "clip_fraction": (np.abs(np.expm1(logp - logp_old)) > clip).mean(axis=1),
+            "entropy": entropy.mean(axis=1)}
 
 
 @dataclass(frozen=True)
@@ -298,9 +304,8 @@ def mlp_forward(agent: Agent, params: np.ndarray, obs, act) -> MLPForward:
     torch = require_torch()
     p = torch.tensor(params, dtype=torch.float32, requires_grad=True)
     theta, w = p[:, :agent.policy.dim], p[:, agent.policy.dim:]
-    logp = agent.policy.torch_log_prob(theta, obs, act)
-    return MLPForward(p, logp, agent.policy.torch_entropy(theta, obs), agent.value.torch_value(w, obs),
-                      logp.detach().double().numpy())
+    logp, entropy = agent.policy.torch_log_prob_entropy(theta, obs, act)
+    return MLPForward(p, logp, entropy, agent.value.torch_value(w, obs), logp.detach().double().numpy())
 
 
 def mlp_gradient(fwd: MLPForward, coef: np.ndarray, ret, ent_coef: float, vf_coef: float) -> np.ndarray:
@@ -325,7 +330,8 @@ def to_torch(*arrays):
 class ActorCriticResult:
     """What A2C and PPO training returns. Per seed (axis 0): final theta [S, d] and value
     parameters [S, F], solved flags, the episode count and environment steps when solved (-1
-    if not), environment steps taken, and episode records (return, length, update, wall)."""
+    if not), environment steps taken, and episode records (return, length, update, wall);
+    ``updates``: the metrics of every update (the dicts the logger received)."""
 
     seeds: tuple[int, ...]
     theta: np.ndarray
@@ -336,67 +342,74 @@ class ActorCriticResult:
     steps: np.ndarray
     episodes: list[dict[str, np.ndarray]]
     wall_seconds: float
+    updates: list[dict]
 
 
 class EpisodeLog:
-    """Finished training episodes per seed, and the stopping rule: seed s stops when the mean
-    return of its last ``window`` finished episodes reaches ``threshold`` (solved), or when it
-    has taken ``max_steps`` environment steps."""
+    """Finished training episodes per seed, the stopping rule, and the per-update metrics.
+
+    Seed s stops when the mean return of its last ``window`` finished episodes reaches
+    ``threshold`` (solved), or when it has taken ``max_steps`` environment steps.
+    """
 
     def __init__(self, seeds: Sequence[int], window: int, threshold: float, max_steps: int):
         S = len(seeds)
         self.seeds, self.window, self.threshold, self.max_steps = tuple(seeds), window, threshold, max_steps
         self.records: list[list[tuple]] = [[] for _ in range(S)]
+        self.returns: list[list[float]] = [[] for _ in range(S)]
         self.active = np.ones(S, bool)
         self.steps = np.zeros(S, np.int64)
         self.solved_at_episode = np.full(S, -1)
         self.solved_at_step = np.full(S, -1)
+        self.updates: list[dict] = []
         self.start = time.perf_counter()
 
     @property
     def wall(self) -> float:
         return time.perf_counter() - self.start
 
-    def returns(self, i: int) -> np.ndarray:
-        parts = [r[0] for r in self.records[i]]
-        return np.concatenate(parts) if parts else np.zeros(0)
-
     def window_mean(self, i: int) -> float:
-        recent = self.returns(i)[-self.window:]
-        return float(recent.mean()) if recent.size else float("nan")
+        """Mean return of seed i's last ``window`` finished episodes (fewer at the start)."""
+        recent = self.returns[i][-self.window:]
+        return sum(recent) / len(recent) if recent else float("nan")
 
-    def record(self, idx: np.ndarray, segment: Segment, update: int) -> None:
-        """Add the episodes the seeds ``idx`` finished in ``segment``; stop seeds by the rule."""
+    def record(self, idx: np.ndarray, segment: Segment, update: int) -> dict:
+        """Add the episodes the seeds ``idx`` finished in ``segment``, stop seeds by the rule, and
+        return this update's metrics so far."""
         wall = self.wall
         T, _, N = segment.rew.shape
         for j, i in enumerate(idx):
             self.steps[i] += T * N
             if segment.episode_returns[j].size:
                 self.records[i].append((segment.episode_returns[j], segment.episode_lengths[j], update, wall))
-            returns = self.returns(i)
-            if returns.size >= self.window and returns[-self.window:].mean() >= self.threshold:
-                self.solved_at_episode[i], self.solved_at_step[i] = returns.size, self.steps[i]
+                self.returns[i].extend(segment.episode_returns[j].tolist())
+            if len(self.returns[i]) >= self.window and self.window_mean(i) >= self.threshold:
+                self.solved_at_episode[i], self.solved_at_step[i] = len(self.returns[i]), self.steps[i]
                 self.active[i] = False
             elif self.steps[i] >= self.max_steps:
                 self.active[i] = False
-
-    def metrics(self, update: int, idx: np.ndarray, segment: Segment) -> dict:
         finished = np.concatenate(segment.episode_returns)
+        means = [self.window_mean(i) for i in idx if self.returns[i]]
         return {
             "update": update,
             "seeds": [self.seeds[i] for i in idx],
-            "episodes": int(sum(self.returns(i).size for i in range(len(self.seeds)))),
-            "steps": int(self.steps.sum()),
+            "episodes": sum(len(r) for r in self.returns),
+            "steps": int(self.steps[idx].max()),
             "mean_return": float(finished.mean()) if finished.size else float("nan"),
-            "window_mean": float(np.nanmean([self.window_mean(i) for i in idx]))
-            if any(self.returns(i).size for i in idx) else 0.0,
-            "wall": self.wall,
+            "window_mean": float(np.mean(means)) if means else 0.0,
+            "wall": wall,
         }
+
+    def log(self, metrics: dict, logger: Logger) -> None:
+        """Keep this update's metrics and pass them to the logger."""
+        self.updates.append(metrics)
+        if logger is not None:
+            logger(metrics)
 
     def result(self, theta: np.ndarray, value_params: np.ndarray) -> ActorCriticResult:
         return ActorCriticResult(self.seeds, theta, value_params, self.solved_at_episode >= 0,
                                  self.solved_at_episode, self.solved_at_step, self.steps.copy(),
-                                 [_episode_table(r) for r in self.records], self.wall)
+                                 [_episode_table(r) for r in self.records], self.wall, self.updates)
 
 
 def _episode_table(records: list[tuple]) -> dict[str, np.ndarray]:

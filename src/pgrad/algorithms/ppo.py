@@ -37,26 +37,46 @@ evaluate = ac.evaluate
 class PPOConfig:
     """PPO-clip with a linear or an MLP policy, on any Gymnasium environment.
 
-    Defaults: see the sweep recorded in ``DEFAULTS_SWEEP`` below this class.
+    The defaults were chosen by measurement on CartPole-v1 (solved: the last 100 training
+    episodes average >= 475; final evaluation: 100 episodes with sampled actions): among the
+    settings where every seed solved and every final evaluation reached 475, the fastest in
+    wall-clock time per seed alone. The sweep (``train`` with seeds 0..S-1 batched):
+
+    - linear policy, S = 10 then 20: N in {8, 16, 32, 64, 128, 256}, T in {4, 8, 16, 32, 64},
+      B in {256, 512, 1024, 2048}, E in {2, 4, 8}, lr in {0.005, 0.01, 0.02, 0.03, 0.05, 0.1},
+      bias feature on and off. With the bias some seeds stalled (cart drifting off) or ended
+      below 475; without it most settings solved 20 of 20. Many envs (N >= 64) with short
+      segments cost fewer lockstep steps per sample; lr = 0.1 made up for the fewer updates.
+    - around the choice, S = 50: gamma 0.98 / 0.99 / 0.995, lambda 0.8 / 0.9 / 0.95, constant or
+      linear lr, linear or quadratic value features. Quadratic features are necessary (linear:
+      19 of 50 solved); the rest changed little (gamma 0.995: one final evaluation of 461).
+    - chosen, N = 64, T = 16, B = 512, E = 4, lr = 0.1, gamma 0.99, lambda 0.95: 50 of 50 solved,
+      median 81k steps (max 134k), every final evaluation 500.0, about 0.2 s per seed alone.
+    - MLP policy (64 x 64 tanh, separate value MLP), S = 10, N = 64, T = 16: B in {512, 1024},
+      E in {2, 4, 10}, mlp_lr in {0.001, 0.003, 0.005, 0.01, 0.02}, width 32 and 64. mlp_lr 0.001
+      solved 1 of 10 within 200k steps, 0.003 solved 10 of 10 but with a final evaluation of 241;
+      E = 2 or B = 1024 were less reliable. Chosen: the linear settings with mlp_lr = 0.01,
+      10 of 10 solved, median 94k steps, every final evaluation 500.0, about 1.7 s per seed.
     """
 
     env_id: str = param("CartPole-v1", "environment: pgrad's own dynamics or any Gymnasium id")
     policy: str = param("linear", "policy and value function: linear (numpy) or mlp (torch)", ac.POLICIES)
-    num_envs: int = param(16, "N, environments per seed, stepped in lockstep")
-    num_steps: int = param(64, "T, steps per environment in each update's segment")
+    num_envs: int = param(64, "N, environments per seed, stepped in lockstep")
+    num_steps: int = param(16, "T, steps per environment in each update's segment")
     epochs: int = param(4, "E, passes over each segment")
-    minibatch_size: int = param(256, "B, samples per gradient step (a divisor of N * T)")
+    minibatch_size: int = param(512, "B, samples per gradient step (a divisor of N * T)")
     gamma: float = param(0.99, "discount factor gamma in [0, 1]")
     gae_lambda: float = param(0.95, "GAE lambda in [0, 1]")
     clip: float = param(0.2, "clip range eps of the probability ratio")
     ent_coef: float = param(0.0, "entropy bonus coefficient")
     vf_coef: float = param(0.5, "value-loss coefficient (MLP; the linear value is fitted by least squares)")
     max_grad_norm: float = param(0.5, "clip each seed's gradient to this Euclidean norm")
-    lr: float = param(0.01, "Adam learning rate")
+    lr: float = param(0.1, "Adam learning rate of the linear policy")
+    mlp_lr: float = param(0.01, "Adam learning rate of the MLP policy and value function")
     lr_schedule: str = param("linear", "learning rate: constant, or linear decay to 0 at max_steps",
                              ac.LR_SCHEDULES)
     normalize_advantages: bool = param(True, "standardise the advantages of each minibatch")
-    bias: bool = param(True, "bias feature in the linear policy")
+    bias: bool = param(False, "bias feature in the linear policy")
     value_features: str = param("quadratic", "features of the linear value function", VALUE_FEATURES)
     value_ridge: float = param(1e-3, "ridge of the linear value fit (towards the previous fit)")
     hidden: int = param(64, "MLP width")
@@ -99,21 +119,18 @@ def train(config: PPOConfig, seeds: Sequence[int] = (0,), logger: ac.Logger = No
             idx = np.flatnonzero(log.active)
             theta = params[idx, :agent.policy.dim]
             segment = sampler.sample(agent.policy, theta, config.num_steps, idx)           # sample
-            log.record(idx, segment, update)
-            metrics = log.metrics(update, idx, segment)
+            metrics = log.record(idx, segment, update)
             keep = log.active[idx]  # seeds that just stopped take no further step
             if keep.any():
                 idx, segment = idx[keep], ac.select(segment, keep)
                 data = ac.estimate(agent, config, params[idx], w[idx], segment)           # estimate
                 lr = ac.learning_rate(config, log.steps[idx[0]] - config.batch_size)
-                params[idx], part = ppo_epochs(agent, config, params[idx], take(opt_state, idx),  # ascend
-                                               data, [rngs[i] for i in idx], lr)
+                params[idx], part, diagnostics = ppo_epochs(                               # ascend
+                    agent, config, params[idx], take(opt_state, idx), data, [rngs[i] for i in idx], lr)
                 put(opt_state, idx, part)
                 w[idx] = ac.fit_value(agent, config, params[idx], w[idx], data)
-                if logger is not None:
-                    metrics |= ac.update_stats(agent, params[idx], data, config.clip) | {"lr": lr}
-            if logger is not None:
-                logger(metrics)
+                metrics |= diagnostics | ac.value_diagnostics(data) | {"lr": lr}
+            log.log(metrics, logger)
             update += 1
     finally:
         sampler.close()
@@ -125,11 +142,13 @@ def ppo_epochs(agent: ac.Agent, config: PPOConfig, params: np.ndarray, opt_state
     """E epochs of minibatch gradient ascent on the clipped surrogate (module docstring).
 
     params: [S, d]; data: seed-first samples [S, M]. Each seed draws the permutations of all
-    E epochs from its own generator in one call. Returns (params, Adam state).
+    E epochs from its own generator in one call. Returns (params, Adam state, diagnostics: the
+    means over minibatches and seeds of approx_kl, clip_fraction and entropy).
     """
     M, B = data.adv.shape[1], config.minibatch_size
     perms = np.stack([np.argsort(rng.random((config.epochs, M)), axis=1) for rng in rngs])  # [S, E, M]
     optimizer = Adam(lr)
+    diagnostics = []
     for epoch in range(config.epochs):
         shuffled = data.take(perms[:, epoch])
         for lo in range(0, M, B):
@@ -140,4 +159,5 @@ def ppo_epochs(agent: ac.Agent, config: PPOConfig, params: np.ndarray, opt_state
             grad, _ = ac.ascent_direction(agent, fwd, coef, mb.ret, config.ent_coef, config.vf_coef,
                                           config.max_grad_norm)
             params, opt_state = optimizer.step(params, grad, opt_state)
-    return params, opt_state
+            diagnostics.append(ac.policy_diagnostics(fwd.logp, mb.logp_old, fwd.entropy, config.clip))
+    return params, opt_state, {k: float(np.mean([d[k] for d in diagnostics])) for k in diagnostics[0]}

@@ -223,6 +223,13 @@ class MLPCategoricalPolicy:
         logp = torch.log_softmax(self.torch_logits(theta, obs), dim=-1)
         return -(logp.exp() * logp).sum(dim=-1)
 
+    def torch_log_prob_entropy(self, theta, obs, act):
+        """(log pi(a | s), H(pi(. | s))) in torch from one forward pass: ([...], [...])."""
+        torch = require_torch()
+        logp_all = torch.log_softmax(self.torch_logits(theta, obs), dim=-1)
+        return (torch.gather(logp_all, -1, act.long()[..., None])[..., 0],
+                -(logp_all.exp() * logp_all).sum(dim=-1))
+
 
 @dataclass(frozen=True)
 class MLPGaussianPolicy:
@@ -327,3 +334,7 @@ class MLPGaussianPolicy:
         """H in torch, broadcast to the batch: [...]."""
         h = (self._log_std(theta) + 0.5 * (1.0 + LOG_2PI)).sum(dim=-1)
         return h.expand(obs.shape[:-1])
+
+    def torch_log_prob_entropy(self, theta, obs, act):
+        """(log pi(a | s), H(pi(. | s))) in torch: ([...], [...])."""
+        return self.torch_log_prob(theta, obs, act), self.torch_entropy(theta, obs)

@@ -17,7 +17,13 @@ def test_train_writes_the_run_folder_and_eval_and_plot_read_it(algo, tmp_path, c
     extra = ["--minibatch-size", "64"] if algo == "ppo" else []
     assert main(["train", "--algo", algo, "--seeds", "0-1", "--out", str(out), *FAST, *extra]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.json", "learning_curve.png", "metrics.csv", "summary.json", "theta.npy", "value.npy"]
+        "config.json", "learning_curve.png", "metrics.csv", "summary.json", "theta.npy", "updates.csv",
+        "value.npy"]
+    updates = list(csv.DictReader(open(out / "updates.csv")))
+    assert len(updates) == 4096 // (8 * 32) and updates[0]["seeds_training"] == "2"
+    assert {"explained_variance", "value_loss", "entropy", "lr", "window_mean"} <= set(updates[0])
+    if algo == "ppo":
+        assert {"approx_kl", "clip_fraction"} <= set(updates[0])
     config = json.loads((out / "config.json").read_text())
     assert config["algo"] == algo and config["config"]["policy"] == "linear"
     summary = json.loads((out / "summary.json").read_text())

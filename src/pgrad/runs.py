@@ -1,4 +1,5 @@
-"""The run folder: config.json, metrics.csv, theta.npy, summary.json and learning_curve.png.
+"""The run folder: config.json, metrics.csv, theta.npy, summary.json and learning_curve.png
+(A2C and PPO add value.npy and updates.csv).
 
 A run folder is written whole or not at all: everything goes into a temporary sibling
 folder that is renamed into place at the end.
@@ -45,6 +46,17 @@ def per_seed(values, several: bool):
     return values if several else values[0]
 
 
+def write_updates(path: Path, updates: list[dict]) -> None:
+    """updates.csv: the metrics of every update (approx_kl, clip_fraction, explained_variance, ...,
+    as the logger received them), ``seeds`` written as the number of seeds still training."""
+    fields = list(dict.fromkeys(k for u in updates for k in u))
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["seeds_training" if k == "seeds" else k for k in fields])
+        for u in updates:
+            writer.writerow([len(u[k]) if k == "seeds" else u.get(k, "") for k in fields])
+
+
 def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.ndarray,
               eval_greedy_returns: np.ndarray, force: bool = False) -> Path:
     """Write the complete run folder for a finished training run; returns its path."""
@@ -67,6 +79,8 @@ def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.n
         np.save(tmp / "theta.npy", result.theta, allow_pickle=False)
         if getattr(result, "value_params", None) is not None:  # actor-critic: V's parameters [S, F]
             np.save(tmp / "value.npy", result.value_params, allow_pickle=False)
+        if getattr(result, "updates", None):  # actor-critic: one row of diagnostics per update
+            write_updates(tmp / "updates.csv", result.updates)
         summary = {
             "solved": per_seed(result.solved, several),
             "solved_at_episode": per_seed(

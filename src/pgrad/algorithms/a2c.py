@@ -35,7 +35,21 @@ evaluate = ac.evaluate
 class A2CConfig:
     """A2C with a linear or an MLP policy, on any Gymnasium environment.
 
-    Defaults: see the sweep recorded below this class.
+    The defaults were chosen by measurement on CartPole-v1 (solved: the last 100 training
+    episodes average >= 475; final evaluation: 100 episodes with sampled actions), seeds 0..S-1
+    batched in one ``train`` call:
+
+    - linear policy (no bias feature, quadratic value features, as PPO), S = 10 then 20:
+      N in {16, 32, 64}, T in {8, 16}, lr in {0.01, 0.03, 0.1}, lambda in {0.95, 1}. lr 0.01
+      was too slow (0 of 20 solved within 300k steps with N >= 32); N = 16 was the most
+      reliable. Chosen N = 16, T = 16, lr = 0.1, lambda = 0.95: 50 of 50 solved (S = 50),
+      median 62k steps (max 188k), every final evaluation 500.0 (lambda = 1, the plain n-step
+      return: 50 of 50, lowest final evaluation 499.2).
+    - MLP policy (64 x 64 tanh), S = 10: mlp_lr in {0.001, 0.002, 0.003, 0.01}, N = 32, T in {8,
+      16, 32}, lambda 1, 500k steps, advantages not standardised, max_grad_norm 0.25. None was
+      reliable: mlp_lr = 0.003 solved 8 of 10 (6 of 10 final evaluations >= 475); without
+      standardised advantages 10 of 10 solved and 9 of 10 final evaluations >= 475. Kept
+      mlp_lr = 0.003; for an MLP on CartPole, PPO is the better choice.
     """
 
     env_id: str = param("CartPole-v1", "environment: pgrad's own dynamics or any Gymnasium id")
@@ -48,7 +62,7 @@ class A2CConfig:
     vf_coef: float = param(0.5, "value-loss coefficient (MLP; the linear value is fitted by least squares)")
     max_grad_norm: float = param(0.5, "clip each seed's gradient to this Euclidean norm")
     lr: float = param(0.1, "Adam learning rate of the linear policy")
-    mlp_lr: float = param(0.001, "Adam learning rate of the MLP policy and value function")
+    mlp_lr: float = param(0.003, "Adam learning rate of the MLP policy and value function")
     lr_schedule: str = param("linear", "learning rate: constant, or linear decay to 0 at max_steps",
                              ac.LR_SCHEDULES)
     normalize_advantages: bool = param(True, "standardise the advantages of each update")

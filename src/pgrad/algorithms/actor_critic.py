@@ -216,8 +216,9 @@ def ascent_direction(agent: Agent, fwd, coef: np.ndarray, ret: np.ndarray, ent_c
 def value_diagnostics(data: Samples) -> dict:
     """The value loss mean (V(s) - R)^2 and the explained variance 1 - Var[R - V] / Var[R] of the
     values the advantages were computed with, averaged over seeds."""
+    explained = estimators.explained_variance(data.value, data.ret)  # nan where Var[R] = 0
     return {"value_loss": float(np.square(data.value - data.ret).mean()),
-            "explained_variance": float(np.nanmean(estimators.explained_variance(data.value, data.ret)))}
+            "explained_variance": float(np.nanmean(explained)) if np.isfinite(explained).any() else np.nan}
 
 
 def policy_diagnostics(logp: np.ndarray, logp_old: np.ndarray, entropy, clip: float) -> dict:

@@ -27,7 +27,6 @@ from pgrad.optim import clip_grad_norm, linear_decay
 from pgrad.policies import SoftmaxLinearPolicy
 from pgrad.policies.gaussian import LOG_2PI, GaussianLinearPolicy
 from pgrad.policies.mlp import TORCH_HINT, MLPCategoricalPolicy, MLPGaussianPolicy, require_torch
-from pgrad.policies.softmax import log_softmax
 from pgrad.returns import gae
 from pgrad.rollout import EnvSpec, Segment, env_spec, evaluate_env, seed_streams
 from pgrad.values import LinearValue, MLPValue
@@ -155,12 +154,10 @@ class Samples:
     value: np.ndarray
 
     def take(self, index: np.ndarray) -> Samples:
-        """Samples index [S, M'] of each seed (one gather per field)."""
-        def take(x):
-            if x is None:
-                return None
-            return np.take_along_axis(x, index.reshape(index.shape + (1,) * (x.ndim - 2)), axis=1)
-        return Samples(*(take(getattr(self, f)) for f in self.__dataclass_fields__))
+        """Samples index [S, M'] of each seed (one gather per field; ``value`` is left out)."""
+        rows = np.arange(index.shape[0])[:, None]
+        return Samples(*(None if (x := getattr(self, f)) is None or f == "value" else x[rows, index]
+                         for f in self.__dataclass_fields__))
 
     def window(self, lo: int, hi: int) -> Samples:
         """Samples lo .. hi-1 of each seed (views)."""
@@ -191,8 +188,8 @@ def fit_value(agent: Agent, config, params: np.ndarray, w: np.ndarray, data: Sam
 
 def normalize(adv: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     """(A - mean) / (std + eps) over each seed's samples: [S, B] -> [S, B]."""
-    mean = adv.mean(axis=1, keepdims=True)
-    return (adv - mean) / (adv.std(axis=1, keepdims=True) + eps)
+    centred = adv - adv.mean(axis=1, keepdims=True)
+    return centred / (np.sqrt(np.square(centred).mean(axis=1, keepdims=True)) + eps)
 
 
 def forward(agent: Agent, params: np.ndarray, obs: np.ndarray, act: np.ndarray):
@@ -233,18 +230,25 @@ def policy_diagnostics(logp: np.ndarray, logp_old: np.ndarray, entropy, clip: fl
 @dataclass(frozen=True)
 class LinearForward:
     """One numpy forward pass of a linear policy over a minibatch, seed first: features phi
-    [S, B, F], log pi(a_i | s_i) [S, B], entropy [S, B], and what the score needs: for
-    softmax-linear (z = phi W) the probabilities pi [S, B, A] and one-hot actions; for
-    Gaussian-linear (mu = phi W) the standardised actions (a - mu) / sigma [S, B, m] and sigma."""
+    [S, B, F], log pi(a_i | s_i) [S, B], and what the score needs: for softmax-linear (z = phi W)
+    log pi(. | s) and pi [S, B, A] and the one-hot actions; for Gaussian-linear (mu = phi W) the
+    standardised actions (a - mu) / sigma [S, B, m], sigma and log sigma."""
 
-    policy: object
     phi: np.ndarray
     logp: np.ndarray
-    entropy: np.ndarray
+    logp_all: np.ndarray | None = None
     probs: np.ndarray | None = None
     onehot: np.ndarray | None = None
     z: np.ndarray | None = None
     sigma: np.ndarray | None = None
+    log_std: np.ndarray | None = None
+
+    @property
+    def entropy(self) -> np.ndarray:
+        """H(pi(. | s_i)) [S, B]: -sum_a pi_a log pi_a, or sum_j (log sigma_j + (1 + log 2 pi) / 2)."""
+        if self.sigma is None:
+            return -(self.probs * self.logp_all).sum(axis=-1)
+        return np.broadcast_to((self.log_std + 0.5 * (1.0 + LOG_2PI)).sum(axis=-1), self.logp.shape)
 
 
 def linear_forward(policy, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> LinearForward:
@@ -256,12 +260,26 @@ def linear_forward(policy, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) 
         sigma = np.exp(log_std)
         z = (act - mu) / sigma
         logp = (-0.5 * np.square(z) - log_std - 0.5 * LOG_2PI).sum(axis=-1)
-        return LinearForward(policy, phi, logp, policy.entropy(theta, obs), z=z, sigma=sigma)
-    logp_all = log_softmax(policy.logits(theta, obs))
-    probs = np.exp(logp_all)
-    onehot = act[..., None] == np.arange(probs.shape[-1])
-    logp = np.where(onehot, logp_all, 0.0).sum(axis=-1)
-    return LinearForward(policy, phi, logp, -(probs * logp_all).sum(axis=-1), probs=probs, onehot=onehot)
+        return LinearForward(phi, logp, z=z, sigma=sigma, log_std=log_std)
+    logp_all, probs = log_softmax_by_action(policy.logits(theta, obs))
+    onehot = act[..., None] == np.arange(logp_all.shape[-1])
+    logp = np.take_along_axis(logp_all, act[..., None].astype(np.intp), axis=-1)[..., 0]
+    return LinearForward(phi, logp, logp_all=logp_all, probs=probs, onehot=onehot)
+
+
+def log_softmax_by_action(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log softmax(z), softmax(z)) over the last axis, [..., A] each: z_a - m - log sum_b exp(z_b - m),
+    m = max_b z_b, computed one action at a time (for the few actions of a policy this is much
+    faster than reductions along a short last axis)."""
+    m = z[..., 0]
+    for a in range(1, z.shape[-1]):
+        m = np.maximum(m, z[..., a])
+    shifted = z - m[..., None]
+    e = np.exp(shifted)
+    total = e[..., 0]
+    for a in range(1, z.shape[-1]):
+        total = total + e[..., a]
+    return shifted - np.log(total)[..., None], e / total[..., None]
 
 
 def linear_gradient(forward: LinearForward, coef: np.ndarray, ent_coef: float) -> np.ndarray:
@@ -276,8 +294,7 @@ def linear_gradient(forward: LinearForward, coef: np.ndarray, ent_coef: float) -
         probs = forward.probs
         g = coef[..., None] * (forward.onehot - probs)
         if ent_coef:
-            logp_all = np.log(np.where(probs > 0, probs, 1.0))
-            g = g - ent_coef * probs * (logp_all + forward.entropy[..., None])
+            g = g - ent_coef * probs * (forward.logp_all + forward.entropy[..., None])
         grad = np.einsum("sbf,sba->sfa", forward.phi, g) / B
         return grad.reshape(grad.shape[0], -1)
     z = forward.z

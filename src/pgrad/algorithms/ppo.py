@@ -143,7 +143,8 @@ def ppo_epochs(agent: ac.Agent, config: PPOConfig, params: np.ndarray, opt_state
 
     params: [S, d]; data: seed-first samples [S, M]. Each seed draws the permutations of all
     E epochs from its own generator in one call. Returns (params, Adam state, diagnostics: the
-    means over minibatches and seeds of approx_kl, clip_fraction and entropy).
+    means over the last epoch's minibatches, before each step, and over seeds of approx_kl,
+    clip_fraction and entropy).
     """
     M, B = data.adv.shape[1], config.minibatch_size
     perms = np.stack([np.argsort(rng.random((config.epochs, M)), axis=1) for rng in rngs])  # [S, E, M]
@@ -159,5 +160,6 @@ def ppo_epochs(agent: ac.Agent, config: PPOConfig, params: np.ndarray, opt_state
             grad, _ = ac.ascent_direction(agent, fwd, coef, mb.ret, config.ent_coef, config.vf_coef,
                                           config.max_grad_norm)
             params, opt_state = optimizer.step(params, grad, opt_state)
-            diagnostics.append(ac.policy_diagnostics(fwd.logp, mb.logp_old, fwd.entropy, config.clip))
+            if epoch == config.epochs - 1:
+                diagnostics.append(ac.policy_diagnostics(fwd.logp, mb.logp_old, fwd.entropy, config.clip))
     return params, opt_state, {k: float(np.mean([d[k] for d in diagnostics])) for k in diagnostics[0]}

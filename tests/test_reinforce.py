@@ -50,3 +50,23 @@ def test_bad_config_is_refused_in_one_line(kw, message):
     with pytest.raises(ValueError, match=message) as e:
         ReinforceConfig(**kw)
     assert "\n" not in str(e.value)
+
+
+def test_more_than_two_actions_use_softmax_linear_and_learn():
+    result = train(ReinforceConfig(env_id="Acrobot-v1", max_episodes=2000), seeds=(0,))
+    returns = result.episodes[0]["return"]
+    assert result.solved[0] and returns[-100:].mean() >= -100  # Gymnasium's reward_threshold
+    assert returns[:100].mean() < -200
+
+
+def test_solve_threshold_defaults_to_gymnasium_reward_threshold():
+    import gymnasium
+
+    from pgrad.config import solve_threshold
+    from pgrad.envs import DYNAMICS, REWARD_THRESHOLDS
+
+    assert set(REWARD_THRESHOLDS) == set(DYNAMICS)
+    for env_id, threshold in REWARD_THRESHOLDS.items():
+        assert gymnasium.spec(env_id).reward_threshold == threshold
+    assert solve_threshold(ReinforceConfig()) == 475.0
+    assert solve_threshold(ReinforceConfig(solve_threshold=100.0)) == 100.0

@@ -60,7 +60,7 @@ def _add_config_flags(parser: argparse.ArgumentParser, config_cls) -> None:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default,
                                 help=f"{help_text} (default: {f.default})")
         else:
-            kind = {"int": int, "float": float, "str": str}[str(f.type)]
+            kind = {"int": int, "float": float, "float | None": float, "str": str}[str(f.type)]
             parser.add_argument(flag, type=kind, default=f.default, choices=choices,
                                 metavar=f.name.upper() if not choices else None,
                                 help=f"{help_text} (default: {f.default})")
@@ -194,10 +194,11 @@ def cmd_eval(args, console) -> int:
 
 
 def cmd_plot(args, console) -> int:
+    from pgrad.config import solve_threshold
     from pgrad.plotting import learning_curve
 
     _, config, _, _, rows = _load(args.run_dir)
-    path = learning_curve(rows, config.solve_threshold, config.solve_window,
+    path = learning_curve(rows, solve_threshold(config), config.solve_window,
                           Path(args.run_dir) / "learning_curve.png")
     console.print(f"wrote {path}")
     return 0

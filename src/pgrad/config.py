@@ -18,3 +18,14 @@ def check_choices(config: Any) -> None:
         value = getattr(config, f.name)
         if choices and value not in choices:
             raise ValueError(f"unknown {f.name} {value!r}; accepted: {', '.join(choices)}")
+
+
+def solve_threshold(config: Any) -> float:
+    """The threshold in force: ``config.solve_threshold``, else the environment's reward
+    threshold in Gymnasium's registry, else +inf (train to the budget, never "solved")."""
+    if config.solve_threshold is not None:
+        return float(config.solve_threshold)
+    from pgrad.envs import reward_threshold
+
+    threshold = reward_threshold(config.env_id)
+    return float("inf") if threshold is None else float(threshold)

@@ -48,7 +48,8 @@ def learning_curve(rows, threshold: float, window: int, path: Path) -> Path:
         ax.fill_between(episodes, q25, q75, alpha=0.3, color="tab:blue", label="interquartile range")
         ax.plot(episodes, q50, color="tab:blue", lw=2,
                 label=f"median over {len(curves)} seeds of mean of last {window}")
-    ax.axhline(threshold, ls="--", color="tab:red", lw=1, label=f"threshold {threshold:g}")
+    if np.isfinite(threshold):
+        ax.axhline(threshold, ls="--", color="tab:red", lw=1, label=f"threshold {threshold:g}")
     ax.set_xlabel("episode")
     ax.set_ylabel("return")
     ax.legend(loc="lower right", fontsize=8)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pgrad import __version__
+from pgrad.config import solve_threshold
 
 METRICS_FIELDS = ("seed", "episode", "return", "length", "update", "wall_seconds")
 
@@ -99,7 +100,7 @@ def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.n
             summary |= {"seeds": list(seeds), "num_solved": int(np.sum(result.solved)),
                         "final_eval_mean_over_seeds": float(eval_returns.mean())}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        learning_curve(rows, config.solve_threshold, config.solve_window, tmp / "learning_curve.png")
+        learning_curve(rows, solve_threshold(config), config.solve_window, tmp / "learning_curve.png")
         os.chmod(tmp, 0o755)
         if out.exists():
             shutil.rmtree(out)

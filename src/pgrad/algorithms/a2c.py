@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pgrad.algorithms import actor_critic as ac
-from pgrad.config import check_choices, param
+from pgrad.config import check_choices, param, solve_threshold
 from pgrad.optim import Adam, put, take
 from pgrad.rollout import make_segments, seed_streams
 from pgrad.values import VALUE_FEATURES
@@ -73,7 +73,9 @@ class A2CConfig:
     depth: int = param(2, "MLP hidden layers")
     init_log_std: float = param(0.0, "initial log standard deviation of Gaussian policies")
     max_steps: int = param(300_000, "stop a seed after this many environment steps")
-    solve_threshold: float = param(475.0, "solved when the mean return of the last window reaches this")
+    solve_threshold: float | None = param(
+        None, "solved when the mean return of the last window reaches this (default: the env's "
+        "Gymnasium reward_threshold, 475 for CartPole-v1)")
     solve_window: int = param(100, "finished episodes in the moving mean")
     eval_episodes: int = param(100, "episodes for the final evaluation")
 
@@ -94,7 +96,7 @@ def train(config: A2CConfig, seeds: Sequence[int] = (0,), logger: ac.Logger = No
     agent = ac.make_agent(config, sampler.spec)
     params, w = ac.init_params(agent, rngs)  # MLP: params = (theta, w), trained together
     opt_state = Adam(config.lr).init(params)
-    log = ac.EpisodeLog(seeds, config.solve_window, config.solve_threshold, config.max_steps)
+    log = ac.EpisodeLog(seeds, config.solve_window, solve_threshold(config), config.max_steps)
     update = 0
     try:
         while log.active.any():

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from pgrad import estimators
-from pgrad.config import check_choices, param
+from pgrad.config import check_choices, param, solve_threshold
 from pgrad.envs import DYNAMICS, get_dynamics
 from pgrad.optim import OPTIMIZERS, put, take
-from pgrad.policies import LogisticPolicy
+from pgrad.policies import LogisticPolicy, SoftmaxLinearPolicy
 from pgrad.returns import WEIGHTINGS
 from pgrad.rollout import Workspace, rollout, seed_streams, split_seeds
 from pgrad.values import LinearValue
@@ -36,8 +36,8 @@ class ReinforceConfig:
     steps to solve CartPole-v1 with 20 of 20 seeds solved.
     """
 
-    env_id: str = param("CartPole-v1", "environment id (two actions)",
-                        tuple(k for k, d in DYNAMICS.items() if d.num_actions == 2))
+    env_id: str = param("CartPole-v1", "environment id (discrete actions)",
+                        tuple(k for k, d in DYNAMICS.items() if d.num_actions >= 2))
     episodes_per_update: int = param(100, "K, episodes sampled per gradient step")
     gamma: float = param(1.0, "discount factor gamma in [0, 1]")
     weighting: str = param("reward_to_go", "weight on grad log pi", tuple(WEIGHTINGS))
@@ -48,7 +48,9 @@ class ReinforceConfig:
     lr: float = param(2.0, "learning rate alpha")
     bias: bool = param(False, "add a bias feature to the logistic policy")
     max_episodes: int = param(5000, "stop a seed after this many training episodes")
-    solve_threshold: float = param(475.0, "solved when the moving mean return reaches this")
+    solve_threshold: float | None = param(
+        None, "solved when the mean return of the last window reaches this (default: the env's "
+        "Gymnasium reward_threshold, 475 for CartPole-v1)")
     solve_window: int = param(100, "episodes in the moving mean")
     eval_episodes: int = param(100, "episodes for the final evaluation")
     float32: bool = param(False, "fast single-precision rollouts")
@@ -81,9 +83,11 @@ class TrainResult:
     wall_seconds: float
 
 
-def make_policy(config: ReinforceConfig, dynamics) -> LogisticPolicy:
-    """The logistic policy on the environment's observations."""
-    return LogisticPolicy(dynamics.obs_dim, bias=config.bias)
+def make_policy(config: ReinforceConfig, dynamics) -> LogisticPolicy | SoftmaxLinearPolicy:
+    """The logistic policy for two actions, softmax-linear for more, on the observations."""
+    if dynamics.num_actions == 2:
+        return LogisticPolicy(dynamics.obs_dim, bias=config.bias)
+    return SoftmaxLinearPolicy(dynamics.obs_dim, dynamics.num_actions, bias=config.bias)
 
 
 def _window_mean(returns: list[np.ndarray], window: int) -> float:
@@ -93,7 +97,7 @@ def _window_mean(returns: list[np.ndarray], window: int) -> float:
 
 def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
           logger: Callable[[dict], None] | None = None) -> TrainResult:
-    """Train one logistic policy per seed, all seeds in lockstep, each stopping on its own."""
+    """Train one linear policy per seed, all seeds in lockstep, each stopping on its own."""
     dynamics = get_dynamics(config.env_id)
     policy = make_policy(config, dynamics)
     optimizer = OPTIMIZERS[config.optimizer](lr=config.lr)
@@ -108,6 +112,7 @@ def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
     workspace = Workspace()
     value = LinearValue(dynamics.obs_dim + 1)  # the "value" baseline V(s_t, t): features of (s_t, t / H)
     value_params = value.init(S)
+    threshold = solve_threshold(config)
     start = time.perf_counter()
     update = 0
     while active.any():
@@ -120,7 +125,7 @@ def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
             returns[i].append(episode_returns[j])
             records[i].append((episode_returns[j], batch.lengths[j], update, wall))
             n = len(returns[i]) * K
-            if _window_mean(returns[i], config.solve_window) >= config.solve_threshold:
+            if _window_mean(returns[i], config.solve_window) >= threshold:
                 solved_at[i], active[i] = n, False
             elif n >= config.max_episodes:
                 active[i] = False

@@ -175,6 +175,24 @@ def get_dynamics(env_id: str) -> Dynamics:
         ) from None
 
 
+REWARD_THRESHOLDS: dict[str, float | None] = {
+    "CartPole-v1": 475.0, "Acrobot-v1": -100.0, "MountainCar-v0": -110.0,
+    "MountainCarContinuous-v0": 90.0, "Pendulum-v1": None,
+}
+"""Gymnasium's registered reward_threshold of pgrad's own ids (tested against the registry),
+kept here so that training pgrad's environments needs no Gymnasium import."""
+
+
+def reward_threshold(env_id: str) -> float | None:
+    """The return at which ``env_id`` counts as solved in Gymnasium's registry (None if none)."""
+    plain = _plain_id(env_id)
+    if plain in REWARD_THRESHOLDS:
+        return REWARD_THRESHOLDS[plain]
+    import gymnasium
+
+    return gymnasium.spec(env_id).reward_threshold
+
+
 def register() -> None:
     """Register ``pgrad/<id>`` in Gymnasium for every id in ``DYNAMICS`` (idempotent).
 

@@ -65,6 +65,12 @@ class _Softmax:
         z = self.logits(theta, obs)
         return np.argmax(z + rng.gumbel(size=z.shape), axis=-1).astype(self.action_dtype)
 
+    def score_factors(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray):
+        """The score as features times a coefficient: grad log pi(a | s) = phi(s) (x) (onehot(a) - pi(. | s)),
+        returned as (phi [..., F], onehot(a) - pi(. | s) [..., A]); theta is laid out row-major by feature."""
+        onehot = act[..., None] == np.arange(self.num_actions)
+        return self.features(obs), onehot - self.probs(theta, obs)
+
     def log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
         """log pi(a | s) = z_a - log sum_b exp(z_b): [...]."""
         logp = log_softmax(self.logits(theta, obs))

@@ -44,6 +44,15 @@ TARGETS = {("CartPole-v1", "reinforce"): 475.0, ("CartPole-v1", "a2c"): 475.0, (
            ("Acrobot-v1", "a2c"): -100.0, ("Acrobot-v1", "ppo"): -100.0, ("Pendulum-v1", "ppo"): -250.0}
 """Final-return targets (IQM over seeds); pairs not listed have none."""
 
+PAIR_FLAGS = {
+    # Pendulum-v1 needs a nonlinear policy: a Gaussian MLP with rl-zoo's PPO settings for
+    # Pendulum (n_envs 4, n_steps 1024, gamma 0.9, gae_lambda 0.95, 10 epochs, lr 1e-3, 1e5 steps).
+    ("Pendulum-v1", "ppo"): ["--policy", "mlp", "--num-envs", "4", "--num-steps", "1024",
+                             "--gamma", "0.9", "--gae-lambda", "0.95", "--epochs", "10",
+                             "--minibatch-size", "64", "--mlp-lr", "0.001", "--max-steps", "100000"],
+}
+"""Flags beyond each algorithm's defaults, per pair (printed in results.md)."""
+
 # ---------------------------------------------------------------------------------------------
 # Published peer numbers, copied by hand from the pages below; each cell names its source.
 # ---------------------------------------------------------------------------------------------
@@ -147,7 +156,9 @@ def results_md(rows: dict, missing: dict, args, seconds: float) -> str:
         "# Results: final returns beside published numbers", "",
         f"Written by `python benchmarks/results.py` on {time.strftime('%Y-%m-%d')} in {seconds:.0f} s "
         f"({machine()}). Each pair: `pgrad train --algo ALGO --env-id ENV --seeds {args.seeds}` "
-        f"(REINFORCE with `{extra.strip()}`), then `pgrad report` over the run folders.", "",
+        f"(REINFORCE with `{extra.strip()}`; "
+        + "; ".join(f"{a} on {e} with `{' '.join(f)}`" for (e, a), f in PAIR_FLAGS.items())
+        + "), then `pgrad report` over the run folders.", "",
         "| environment | algorithm | pgrad IQM final return [95% CI] | seeds | target | IQM ≥ target "
         "| CI low ≥ target | SB3 rl-zoo (1 agent, steps) | CleanRL (3 seeds) | wall time (s) "
         "| env steps / seed |",
@@ -206,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     for env_id, algo in PAIRS:
         out = args.runs / f"{env_id}-{algo}"
         extra = ["--baseline", args.reinforce_baseline] if algo == "reinforce" else []
+        extra += PAIR_FLAGS.get((env_id, algo), [])
         if args.reuse and (out / "summary.json").is_file():
             done[(env_id, algo)] = out
             continue

@@ -171,7 +171,9 @@ def estimate_with_value(config: ReinforceConfig, policy, theta: np.ndarray, batc
 
     V(s, t) = v . psi(s, t / H) on quadratic features, H the time limit. V is fitted after the
     gradient is estimated (by least squares to this batch's weights G_t on the alive steps,
-    proximal to the previous fit), so the baseline of a batch never depends on its own actions.
+    proximal to the previous fit), so the baseline of a batch never depends on its own actions,
+    except in a seed's first update: with no fit yet, V is first fitted to that batch (a
+    warm start; without it the first step is unbaselined and can stall learning).
     Returns (g [S, d], value parameters [S, F]).
     """
     grads, fits = [], []
@@ -181,16 +183,22 @@ def estimate_with_value(config: ReinforceConfig, policy, theta: np.ndarray, batc
         t_over_h = np.broadcast_to((np.arange(T) / H)[:, None, None, None], b.obs.shape[:3] + (1,))
         features = np.concatenate([b.obs, t_over_h], axis=-1)                    # (s_t, t / H)
         g = estimators.weights(b.rew, b.alive, config.gamma, config.weighting, "none")
-        w = g - value.value(value_params[part], features)
+        flat = [np.moveaxis(x, 1, 0).reshape(x.shape[1], T * x.shape[2], *x.shape[3:])
+                for x in (features, g, b.alive)]                                 # seed first
+
+        def refit(j, previous, flat=flat):  # each seed on its alive steps only, so the padding
+            f, y, m = (x[j] for x in flat)  # never changes a bit
+            return value.fit(f[m][None], y[m][None], ridge=1e-3, w_prev=previous[None])
+
+        params = value_params[part].copy()
+        for j in np.flatnonzero(~params.any(axis=1)):  # never fitted: warm-start on this batch
+            params[j] = refit(j, params[j])[0]
+        w = g - value.value(params, features)
         if config.standardize:
             w = estimators.standardize(w, b.alive)
         phi, coef = policy.score_factors(theta[part], b.obs, b.act)
         grads.append(estimators.factored_policy_gradient(phi, coef, w, b.alive))
-        features, g, alive = (np.moveaxis(x, 1, 0).reshape(x.shape[1], T * x.shape[2], *x.shape[3:])
-                              for x in (features, g, b.alive))                   # seed first
-        for j, previous in enumerate(value_params[part]):  # each seed on its alive steps only, so
-            m = alive[j]                                    # the padding never changes a bit
-            fits.append(value.fit(features[j, m][None], g[j, m][None], ridge=1e-3, w_prev=previous[None]))
+        fits.extend(refit(j, previous) for j, previous in enumerate(params))
     return np.concatenate(grads), np.concatenate(fits)
 
 

@@ -147,9 +147,13 @@ def rollout(
             act = policy.act(theta_env, obs_e, noise_t[:, None])[:, 0]
         u = () if step_u is None else (step_u[t][:, env],)
         next_state, rew, terminated = dynamics.step(state, act, *u)
-        rows = (*obs_buf[t], act_buf[t], rew_buf[t], term_buf[t], alive_buf[t])
-        for row, value in zip(rows, (*obs, act, rew, terminated, alive), strict=True):
-            row[env] = value  # one-dimensional writes: the fastest scatter once compacted
+        if isinstance(env, slice):
+            obs_buf[t], act_buf[t], rew_buf[t], term_buf[t], alive_buf[t] = (
+                obs, act, rew, terminated, alive)
+        else:  # compacted: one-dimensional writes are the fastest scatter
+            rows = (*obs_buf[t], act_buf[t], rew_buf[t], term_buf[t], alive_buf[t])
+            for row, value in zip(rows, (*obs, act, rew, terminated, alive), strict=True):
+                row[env] = value
         np.greater(alive, terminated, out=alive)  # alive and not terminated
         running = np.count_nonzero(alive)
         if not running:

@@ -72,19 +72,39 @@ def step(state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     The time limit is the rollout's business: this function never truncates.
     """
     x, x_dot, theta, theta_dot = state
+    # Each block computes Gymnasium's expression in its order of operations, in place (fewer
+    # temporaries: this is the hot loop); a * b = b * a and a + b = b + a exactly.
     force_mag = state.dtype.type(FORCE_MAG)
-    force = np.multiply(action, 2 * force_mag, dtype=state.dtype) - force_mag  # exactly -10 or +10
+    force = np.multiply(action, 2 * force_mag, dtype=state.dtype)
+    force -= force_mag  # exactly -10 (action 0) or +10 (action 1)
     costheta = np.cos(theta)
     sintheta = np.sin(theta)
-    temp = (force + POLEMASS_LENGTH * np.square(theta_dot) * sintheta) / TOTAL_MASS
-    thetaacc = (GRAVITY * sintheta - costheta * temp) / (
-        LENGTH * (4.0 / 3.0 - MASSPOLE * np.square(costheta) / TOTAL_MASS)
-    )
-    xacc = temp - POLEMASS_LENGTH * thetaacc * costheta / TOTAL_MASS
+    # temp = (force + polemass_length * theta_dot**2 * sintheta) / total_mass
+    temp = np.square(theta_dot)
+    temp *= POLEMASS_LENGTH
+    temp *= sintheta
+    temp += force
+    temp /= TOTAL_MASS
+    # thetaacc = (gravity * sintheta - costheta * temp)
+    #            / (length * (4/3 - masspole * costheta**2 / total_mass))
+    denominator = np.square(costheta)
+    denominator *= MASSPOLE
+    denominator /= TOTAL_MASS
+    np.subtract(4.0 / 3.0, denominator, out=denominator)
+    denominator *= LENGTH
+    thetaacc = GRAVITY * sintheta
+    thetaacc -= costheta * temp
+    thetaacc /= denominator
+    # xacc = temp - polemass_length * thetaacc * costheta / total_mass
+    xacc = POLEMASS_LENGTH * thetaacc
+    xacc *= costheta
+    xacc /= TOTAL_MASS
+    np.subtract(temp, xacc, out=xacc)
     # explicit Euler, each component rounded exactly as Gymnasium's four updates
     next_state = np.empty_like(state)
     for i, derivative in enumerate((x_dot, xacc, theta_dot, thetaacc)):
-        np.add(state[i], TAU * derivative, out=next_state[i])
+        np.multiply(derivative, TAU, out=next_state[i])
+        next_state[i] += state[i]
     # abs(x) > 2.4 is exactly (x < -2.4) | (x > 2.4) in floating point.
     terminated = (np.abs(next_state[0]) > X_THRESHOLD) | (np.abs(next_state[2]) > THETA_THRESHOLD)
     return next_state, np.ones(terminated.shape, state.dtype), terminated

@@ -27,7 +27,8 @@ class LogisticPolicy:
     features are (s, 1) and theta has ``obs_dim + 1`` entries. The score function is
     grad_theta log pi(a | s) = (y - p) s with y = 1 for left, 0 for right.
 
-    Sampling goes left iff u < p for u ~ Uniform[0, 1); ``mode`` is the greedy action.
+    Sampling goes left iff u < p for u ~ Uniform[0, 1) (see ``act``); ``mode`` is the greedy
+    action.
     """
 
     obs_dim: int = 4
@@ -75,12 +76,19 @@ class LogisticPolicy:
         return np.stack([sigmoid(z), sigmoid(-z)], axis=-1)
 
     def noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-        """u ~ Uniform[0, 1), one per action: shape."""
-        return rng.random(shape)
+        """v = 2u - 1 with u ~ Uniform[0, 1), one per action: shape."""
+        v = rng.random(shape)
+        v *= 2.0
+        v -= 1.0
+        return v
 
     def act(self, theta: np.ndarray, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """a = 0 (left) if u < p = pi(left | s), else 1 (right): int8 [...]."""
-        return (noise >= self.prob_left(theta, obs)).view(np.int8)
+        """a = 0 (left) if v < tanh(z / 2), else 1 (right): int8 [...].
+
+        With v = 2u - 1 this is u < (1 + tanh(z / 2)) / 2 = sigmoid(z) = p: left with
+        probability p, in three array operations and without overflow.
+        """
+        return (noise >= np.tanh(0.5 * self.logits(theta, obs))).view(np.int8)
 
     def mode(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
         """The greedy action: left (0) where p >= 1/2, i.e. z >= 0: int8 [...]."""

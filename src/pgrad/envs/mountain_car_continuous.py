@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pgrad.envs._scalar import box_action, check_state, float32_typed, pow2
+from pgrad.envs._scalar import box_action, check_state, float32_typed
 
 ENV_ID = "MountainCarContinuous-v0"
 STATE_DIM = 2
@@ -100,11 +100,10 @@ def _transition(
     velocity = np.where(
         clipped, velocity + increment_bound.astype(T), velocity + increment_inside.astype(T)
     )
-    velocity = np.where(velocity > MAX_SPEED, T(MAX_SPEED), velocity)
-    velocity = np.where(velocity < -MAX_SPEED, T(-MAX_SPEED), velocity)
+    # "if v > max_speed: v = max_speed" and the like are exactly minimum / maximum
+    velocity = np.maximum(np.minimum(velocity, T(MAX_SPEED)), T(-MAX_SPEED))
     position = position + velocity
-    position = np.where(position > MAX_POSITION, T(MAX_POSITION), position)
-    position = np.where(position < MIN_POSITION, T(MIN_POSITION), position)
+    position = np.maximum(np.minimum(position, T(MAX_POSITION)), T(MIN_POSITION))
     velocity = np.where((position == MIN_POSITION) & (velocity < 0), T(0), velocity)
     terminated = (position >= GOAL_POSITION) & (velocity >= GOAL_VELOCITY)
     return position.astype(np.float32), velocity.astype(np.float32), terminated
@@ -133,6 +132,11 @@ def step(state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                 flat[0, fresh], flat[1, fresh], force[fresh]
             )
     # reward = 0; reward = 100.0 if terminated; reward -= math.pow(action[0], 2) * 0.1
-    reward = np.where(terminated, 100.0, 0.0) - pow2(force.astype(np.float64)) * 0.1
-    next_state = np.stack([position, velocity]).astype(state.dtype).reshape(state.shape)
+    # math.pow(force, 2): the square of a float32 value is exact in float64 (24-bit significand,
+    # 48-bit product), and libm's pow returns exact results exactly, so force * force is it
+    force64 = force.astype(np.float64)
+    reward = np.where(terminated, 100.0, 0.0) - force64 * force64 * 0.1
+    next_state = np.empty(flat.shape, state.dtype)
+    next_state[0], next_state[1] = position, velocity
+    next_state = next_state.reshape(state.shape)
     return next_state, reward.astype(state.dtype).reshape(batch_shape), terminated.reshape(batch_shape)

@@ -50,8 +50,8 @@ def time_mean_baseline(w: np.ndarray, alive: np.ndarray, leave_one_out: bool = F
     total = wa.sum(axis=-1, keepdims=True)
     count = alive.sum(axis=-1, keepdims=True).astype(np.float64)
     if leave_one_out:
-        rest = count - alive
-        return np.divide(total - wa, rest, out=np.zeros(w.shape), where=rest > 0)
+        rest = count - alive  # where no other episode is alive, total - wa = 0: b = 0 / 1
+        return (total - wa) / np.maximum(rest, 1.0)
     return np.broadcast_to(np.divide(total, count, out=np.zeros_like(total), where=count > 0), w.shape)
 
 

@@ -39,7 +39,7 @@ def reward_to_go(rew: np.ndarray, gamma: float) -> np.ndarray:
     expectation is zero.
     """
     _check(rew, gamma)
-    discounted = discounts(rew.shape[0], gamma, rew.ndim) * rew
+    discounted = rew if gamma == 1.0 else discounts(rew.shape[0], gamma, rew.ndim) * rew
     return np.cumsum(discounted[::-1], axis=0)[::-1]
 
 

@@ -57,8 +57,8 @@ class Workspace:
         return a[:size].reshape(shape)
 
 
-NOISE_ROWS = 32
-"""Action noise is drawn this many steps at a time: small temporaries, same numbers."""
+NOISE_ELEMENTS = 1 << 15
+"""Action noise is drawn about this many numbers at a time: small temporaries, same stream."""
 
 
 def draw_noise(
@@ -75,8 +75,9 @@ def draw_noise(
     noise = None
     for j, rng in enumerate(rngs):
         reset_u[:, j] = rng.random((dynamics.reset_draws, K))
-        for t in range(0, H, NOISE_ROWS):  # the same stream as one call, in cache-sized pieces
-            rows = policy.noise(rng, (min(NOISE_ROWS, H - t), K))
+        step = max(1, NOISE_ELEMENTS // K)
+        for t in range(0, H, step):  # the same stream as one call, in cache-sized pieces
+            rows = policy.noise(rng, (min(step, H - t), K))
             if noise is None:
                 noise = buffers.array("noise", (H, S) + rows.shape[1:], rows.dtype)
             noise[t : t + len(rows), j] = rows

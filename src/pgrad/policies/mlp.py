@@ -24,7 +24,7 @@ from typing import ClassVar
 import numpy as np
 
 from pgrad.policies.base import check_theta_obs
-from pgrad.policies.softmax import log_softmax
+from pgrad.policies.softmax import _Softmax, log_softmax
 
 TORCH_HINT = 'MLP policies and value functions need PyTorch: pip install "pgrad[torch]"'
 LOG_2PI = math.log(2 * math.pi)
@@ -128,10 +128,12 @@ def _per_sample_grad(log_prob_fn, theta: np.ndarray, obs: np.ndarray, act: np.nd
 
 
 @dataclass(frozen=True)
-class MLPCategoricalPolicy:
+class MLPCategoricalPolicy(_Softmax):
     """pi_theta(a | s) = softmax(f_theta(s))_a, f_theta a tanh MLP obs_dim -> hidden -> num_actions.
 
-    Sampling is Gumbel-max, a = argmax_a (z_a + g_a), g_a ~ Gumbel(0, 1); ``mode`` is argmax z.
+    Sampling is Gumbel-max, a = argmax_a (z_a + g_a), g_a ~ Gumbel(0, 1); ``mode`` is argmax z
+    (``probs``, ``noise``, ``act``, ``mode``, ``sample`` and ``log_prob`` come from the softmax
+    policies; the score is by autograd).
     The last layer starts with gain 0.01, so the initial policy is nearly uniform.
     """
 
@@ -168,34 +170,6 @@ class MLPCategoricalPolicy:
         """z = f_theta(s): [..., A] (with theta [S, d], obs [..., S, K, n]: [..., S, K, A])."""
         _check(self, theta, obs)
         return self.net.forward(theta, obs)
-
-    def probs(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
-        """pi(a | s) = softmax(z)_a: [..., A]."""
-        return np.exp(log_softmax(self.logits(theta, obs)))
-
-    def noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-        """g ~ Gumbel(0, 1): [*shape, A]."""
-        return rng.gumbel(size=(*shape, self.num_actions))
-
-    def act(self, theta: np.ndarray, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """a = argmax_a (z_a + g_a): [...]."""
-        return np.argmax(self.logits(theta, obs) + noise, axis=-1).astype(self.action_dtype)
-
-    def mode(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
-        """The greedy action argmax_a z_a: [...]."""
-        return np.argmax(self.logits(theta, obs), axis=-1).astype(self.action_dtype)
-
-    def sample(self, theta: np.ndarray, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """a ~ pi_theta(. | s): [...]."""
-        z = self.logits(theta, obs)
-        return np.argmax(z + rng.gumbel(size=z.shape), axis=-1).astype(self.action_dtype)
-
-    def log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
-        """log pi(a | s) = z_a - log sum_b exp(z_b): [...]."""
-        logp = log_softmax(self.logits(theta, obs))
-        if act.shape != logp.shape[:-1]:
-            raise ValueError(f"act must have the batch shape {logp.shape[:-1]}, got {act.shape}")
-        return np.take_along_axis(logp, act[..., None].astype(np.intp), axis=-1)[..., 0]
 
     def entropy(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
         """H = -sum_a pi_a log pi_a: [...]."""

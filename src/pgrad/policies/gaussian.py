@@ -19,8 +19,60 @@ from pgrad.policies.base import check_theta_obs
 LOG_2PI = math.log(2 * math.pi)
 
 
+class _Gaussian:
+    """What both Gaussian policies derive from their ``mean(theta, obs)`` [..., m] and
+    ``log_std(theta)`` (broadcastable to it), which each defines: sampling, log pi, entropy."""
+
+    action_dim: int
+    action_dtype: ClassVar[type] = np.float64
+
+    @property
+    def action_shape(self) -> tuple[int, ...]:
+        return (self.action_dim,)
+
+    def distribution(self, theta: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mu(s), sigma), each broadcastable to [..., m]."""
+        return self.mean(theta, obs), np.exp(self.log_std(theta))
+
+    def noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """eps ~ N(0, I): [*shape, m]."""
+        return rng.standard_normal((*shape, self.action_dim))
+
+    def act(self, theta: np.ndarray, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """a = mu(s) + sigma * eps: [..., m]."""
+        mu, sigma = self.distribution(theta, obs)
+        return mu + sigma * noise
+
+    def mode(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """The greedy action, the mean mu(s): [..., m]."""
+        return self.mean(theta, obs)
+
+    def sample(self, theta: np.ndarray, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """a ~ pi_theta(. | s): [..., m]."""
+        mu, sigma = self.distribution(theta, obs)
+        return mu + sigma * rng.standard_normal(mu.shape)
+
+    def _check_act(self, act: np.ndarray, mu: np.ndarray) -> None:
+        if act.shape != mu.shape:
+            raise ValueError(f"act must have shape {mu.shape} (batch and action_dim), got {act.shape}")
+
+    def log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
+        """log pi(a | s) = sum_j [-z_j^2 / 2 - log_std_j - log(2 pi) / 2], z = (a - mu) / sigma: [...]."""
+        mu = self.mean(theta, obs)
+        self._check_act(act, mu)
+        log_std = self.log_std(theta)
+        z = (act - mu) * np.exp(-log_std)
+        return (-0.5 * np.square(z) - log_std - 0.5 * LOG_2PI).sum(axis=-1)
+
+    def entropy(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """H(pi(. | s)) = sum_j (log_std_j + (1 + log 2 pi) / 2), broadcast to the batch: [...]."""
+        batch = self.mean(theta, obs).shape[:-1]
+        h = (self.log_std(theta) + 0.5 * (1.0 + LOG_2PI)).sum(axis=-1)
+        return np.broadcast_to(h, batch)
+
+
 @dataclass(frozen=True)
-class GaussianLinearPolicy:
+class GaussianLinearPolicy(_Gaussian):
     """pi_theta(a | s) = prod_j N(a_j; mu_j(s), sigma_j^2), mu(s) = phi(s) @ W, sigma = exp(log_std).
 
     theta: [F * m + m] or [S, F * m + m] = (W row-major [F, m], log_std [m]), F = obs_dim (+1 with
@@ -36,7 +88,6 @@ class GaussianLinearPolicy:
     action_dim: int = 1
     bias: bool = True
     init_log_std: float = 0.0
-    action_dtype: ClassVar[type] = np.float64
 
     def __post_init__(self):
         if self.obs_dim < 1 or self.action_dim < 1:
@@ -51,10 +102,6 @@ class GaussianLinearPolicy:
     def dim(self) -> int:
         """d = F * m + m."""
         return (self.num_features + 1) * self.action_dim
-
-    @property
-    def action_shape(self) -> tuple[int, ...]:
-        return (self.action_dim,)
 
     def init(self, num_seeds: int | None = None) -> np.ndarray:
         """W = 0, log_std = init_log_std: shape [d], or [S, d] with num_seeds."""
@@ -93,40 +140,6 @@ class GaussianLinearPolicy:
         """log sigma: [m], or [S, 1, m] with a seed axis (broadcasts against [..., S, K, m])."""
         return self._split(theta)[1]
 
-    def distribution(self, theta: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(mu(s), sigma), each broadcastable to [..., m]."""
-        return self.mean(theta, obs), np.exp(self.log_std(theta))
-
-    def noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-        """eps ~ N(0, I): [*shape, m]."""
-        return rng.standard_normal((*shape, self.action_dim))
-
-    def act(self, theta: np.ndarray, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """a = mu(s) + sigma * eps: [..., m]."""
-        mu, sigma = self.distribution(theta, obs)
-        return mu + sigma * noise
-
-    def mode(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
-        """The greedy action, the mean mu(s): [..., m]."""
-        return self.mean(theta, obs)
-
-    def sample(self, theta: np.ndarray, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """a ~ pi_theta(. | s): [..., m]."""
-        mu, sigma = self.distribution(theta, obs)
-        return mu + sigma * rng.standard_normal(mu.shape)
-
-    def _check_act(self, act: np.ndarray, mu: np.ndarray) -> None:
-        if act.shape != mu.shape:
-            raise ValueError(f"act must have shape {mu.shape} (batch and action_dim), got {act.shape}")
-
-    def log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
-        """log pi(a | s) = sum_j [-z_j^2 / 2 - log_std_j - log(2 pi) / 2]: [...]."""
-        mu = self.mean(theta, obs)
-        self._check_act(act, mu)
-        log_std = self.log_std(theta)
-        z = (act - mu) * np.exp(-log_std)
-        return (-0.5 * np.square(z) - log_std - 0.5 * LOG_2PI).sum(axis=-1)
-
     def grad_log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
         """grad_theta log pi(a | s) = (phi(s) (z / sigma)^T flattened, z^2 - 1): [..., d]."""
         mu = self.mean(theta, obs)
@@ -136,12 +149,6 @@ class GaussianLinearPolicy:
         grad_W = self.features(obs)[..., :, None] * (z * inv_sigma)[..., None, :]
         grad_W = grad_W.reshape(*grad_W.shape[:-2], self.num_features * self.action_dim)
         return np.concatenate([grad_W, np.square(z) - 1.0], axis=-1)
-
-    def entropy(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
-        """H(pi(. | s)) = sum_j (log_std_j + (1 + log 2 pi) / 2), broadcast to the batch: [...]."""
-        batch = self.mean(theta, obs).shape[:-1]
-        h = (self.log_std(theta) + 0.5 * (1.0 + LOG_2PI)).sum(axis=-1)
-        return np.broadcast_to(h, batch)
 
     def grad_entropy(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
         """grad_theta H = (0 for W, 1 for each log_std_j), broadcast to the batch: [..., d]."""

@@ -24,10 +24,10 @@ from typing import ClassVar
 import numpy as np
 
 from pgrad.policies.base import check_theta_obs
+from pgrad.policies.gaussian import LOG_2PI, _Gaussian
 from pgrad.policies.softmax import _Softmax, log_softmax
 
 TORCH_HINT = 'MLP policies and value functions need PyTorch: pip install "pgrad[torch]"'
-LOG_2PI = math.log(2 * math.pi)
 
 
 def require_torch():
@@ -103,6 +103,16 @@ class MLP:
         return h @ W + b
 
 
+def _net_weights(net: MLP, num_seeds: int | None, rng) -> np.ndarray:
+    """Initial weights [S, net.dim] (S = 1 without num_seeds), one generator per seed."""
+    if rng is None:
+        raise ValueError("MLP policies draw their initial weights: pass rng (one per seed)")
+    rngs = [rng] if num_seeds is None else list(rng)
+    if num_seeds is not None and len(rngs) != num_seeds:
+        raise ValueError(f"need one generator per seed, got {len(rngs)} for {num_seeds} seeds")
+    return net.init(rngs)
+
+
 def _check(policy, theta: np.ndarray, obs: np.ndarray) -> None:
     check_theta_obs(theta, obs, policy.dim, policy.obs_dim)
 
@@ -158,12 +168,7 @@ class MLPCategoricalPolicy(_Softmax):
 
     def init(self, num_seeds: int | None = None, rng=None) -> np.ndarray:
         """Orthogonal weights drawn from ``rng`` (one generator per seed with num_seeds): [d] or [S, d]."""
-        if rng is None:
-            raise ValueError("MLP policies draw their initial weights: pass rng (one per seed)")
-        rngs = [rng] if num_seeds is None else list(rng)
-        if num_seeds is not None and len(rngs) != num_seeds:
-            raise ValueError(f"need one generator per seed, got {len(rngs)} for {num_seeds} seeds")
-        theta = self.net.init(rngs)
+        theta = _net_weights(self.net, num_seeds, rng)
         return theta[0] if num_seeds is None else theta
 
     def logits(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
@@ -206,7 +211,7 @@ class MLPCategoricalPolicy(_Softmax):
 
 
 @dataclass(frozen=True)
-class MLPGaussianPolicy:
+class MLPGaussianPolicy(_Gaussian):
     """pi_theta(a | s) = prod_j N(a_j; mu_j(s), sigma_j^2), mu = f_theta(s) a tanh MLP, sigma = exp(log_std).
 
     theta = (MLP parameters, log_std [m]): the log standard deviation is learned and does not
@@ -218,7 +223,6 @@ class MLPGaussianPolicy:
     action_dim: int = 1
     hidden: tuple[int, ...] = (64, 64)
     init_log_std: float = 0.0
-    action_dtype: ClassVar[type] = np.float64
 
     def __post_init__(self):
         if self.obs_dim < 1 or self.action_dim < 1:
@@ -233,22 +237,15 @@ class MLPGaussianPolicy:
     def dim(self) -> int:
         return self.net.dim + self.action_dim
 
-    @property
-    def action_shape(self) -> tuple[int, ...]:
-        return (self.action_dim,)
-
     def init(self, num_seeds: int | None = None, rng=None) -> np.ndarray:
         """Orthogonal weights from ``rng`` (one generator per seed), log_std = init_log_std."""
-        if rng is None:
-            raise ValueError("MLP policies draw their initial weights: pass rng (one per seed)")
-        rngs = [rng] if num_seeds is None else list(rng)
-        if num_seeds is not None and len(rngs) != num_seeds:
-            raise ValueError(f"need one generator per seed, got {len(rngs)} for {num_seeds} seeds")
-        theta = np.concatenate([self.net.init(rngs), np.full((len(rngs), self.action_dim),
-                                                             self.init_log_std)], axis=1)
+        weights = _net_weights(self.net, num_seeds, rng)
+        log_std = np.full((len(weights), self.action_dim), self.init_log_std)
+        theta = np.concatenate([weights, log_std], axis=1)
         return theta[0] if num_seeds is None else theta
 
-    def _log_std(self, theta):
+    def log_std(self, theta: np.ndarray) -> np.ndarray:
+        """log sigma: [m], or [S, 1, m] with a seed axis (broadcasts against [..., S, K, m])."""
         log_std = theta[..., self.net.dim:]
         return log_std[..., None, :] if theta.ndim == 2 else log_std
 
@@ -256,41 +253,6 @@ class MLPGaussianPolicy:
         """mu(s) = f_theta(s): [..., m]."""
         _check(self, theta, obs)
         return self.net.forward(theta[..., : self.net.dim], obs)
-
-    def distribution(self, theta: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(mu(s), sigma), broadcastable to [..., m]."""
-        return self.mean(theta, obs), np.exp(self._log_std(theta))
-
-    def noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-        """eps ~ N(0, I): [*shape, m]."""
-        return rng.standard_normal((*shape, self.action_dim))
-
-    def act(self, theta: np.ndarray, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """a = mu(s) + sigma * eps: [..., m]."""
-        mu, sigma = self.distribution(theta, obs)
-        return mu + sigma * noise
-
-    def mode(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
-        """The greedy action mu(s): [..., m]."""
-        return self.mean(theta, obs)
-
-    def sample(self, theta: np.ndarray, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        mu, sigma = self.distribution(theta, obs)
-        return mu + sigma * rng.standard_normal(mu.shape)
-
-    def log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
-        """log pi(a | s) = sum_j [-z_j^2 / 2 - log_std_j - log(2 pi) / 2], z = (a - mu) / sigma: [...]."""
-        mu = self.mean(theta, obs)
-        if act.shape != mu.shape:
-            raise ValueError(f"act must have shape {mu.shape}, got {act.shape}")
-        log_std = self._log_std(theta)
-        z = (act - mu) * np.exp(-log_std)
-        return (-0.5 * np.square(z) - log_std - 0.5 * LOG_2PI).sum(axis=-1)
-
-    def entropy(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
-        """H = sum_j (log_std_j + (1 + log 2 pi) / 2), broadcast to the batch: [...]."""
-        h = (self._log_std(theta) + 0.5 * (1.0 + LOG_2PI)).sum(axis=-1)
-        return np.broadcast_to(h, self.mean(theta, obs).shape[:-1])
 
     def grad_log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
         """grad_theta log pi(a | s) by autograd: [..., d]."""
@@ -300,13 +262,13 @@ class MLPGaussianPolicy:
     def torch_log_prob(self, theta, obs, act):
         """log pi(a | s) in torch: [...]."""
         mu = self.net.torch_forward(theta[..., : self.net.dim], obs)
-        log_std = self._log_std(theta)
+        log_std = self.log_std(theta)
         z = (act - mu) * (-log_std).exp()
         return (-0.5 * z.square() - log_std - 0.5 * LOG_2PI).sum(dim=-1)
 
     def torch_entropy(self, theta, obs):
         """H in torch, broadcast to the batch: [...]."""
-        h = (self._log_std(theta) + 0.5 * (1.0 + LOG_2PI)).sum(dim=-1)
+        h = (self.log_std(theta) + 0.5 * (1.0 + LOG_2PI)).sum(dim=-1)
         return h.expand(obs.shape[:-1])
 
     def torch_log_prob_entropy(self, theta, obs, act):

@@ -434,7 +434,7 @@ class DynamicsSegments:
         return Segment(obs_buf, act_buf, rew_buf, term_buf, trunc_buf, next_buf, *episodes.finished())
 
     def close(self) -> None:
-        pass
+        """Nothing to release: the fused dynamics hold only arrays (GymSegments closes its envs)."""
 
 
 class GymSegments:

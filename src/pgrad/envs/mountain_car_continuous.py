@@ -44,40 +44,25 @@ from __future__ import annotations
 import numpy as np
 
 from pgrad.envs._scalar import box_action, check_state, float32_typed
+from pgrad.envs.mountain_car import (  # noqa: F401  the same track, start states, observations
+    MAX_POSITION,
+    MAX_SPEED,
+    MIN_POSITION,
+    OBS_HIGH,
+    OBS_LOW,
+    STATE_DIM,
+    observe,
+    reset,
+)
 
 ENV_ID = "MountainCarContinuous-v0"
-STATE_DIM = 2
 ACTION_DIM = 1
 MAX_EPISODE_STEPS = 999
-RESET_LOW, RESET_HIGH = -0.6, -0.4
-
 MIN_ACTION = -1.0
 MAX_ACTION = 1.0
-MIN_POSITION = -1.2
-MAX_POSITION = 0.6
-MAX_SPEED = 0.07
 GOAL_POSITION = 0.45
 GOAL_VELOCITY = 0
 POWER = 0.0015
-OBS_LOW = (MIN_POSITION, -MAX_SPEED)
-OBS_HIGH = (MAX_POSITION, MAX_SPEED)
-
-
-def reset(u: np.ndarray) -> np.ndarray:
-    """Initial states: position = low + (high - low) u with u in [0, 1), velocity = 0.
-
-    u: [1, *batch] uniforms. Returns the state [2, *batch] in u's dtype.
-    """
-    if u.shape[:1] != (1,):
-        raise ValueError(f"reset draws must have shape [1, *batch], got {u.shape}")
-    state = np.zeros((STATE_DIM, *u.shape[1:]), u.dtype)
-    state[0] = RESET_LOW + (RESET_HIGH - RESET_LOW) * u[0]
-    return state
-
-
-def observe(state: np.ndarray) -> np.ndarray:
-    """The observation is the state: [2, *batch]."""
-    return state
 
 
 def _transition(

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pgrad.algorithms import actor_critic as ac
-from pgrad.config import check_choices, param, solve_threshold
-from pgrad.optim import Adam, put, take
-from pgrad.rollout import make_segments, seed_streams
+from pgrad.config import check_choices, param
+from pgrad.optim import Adam
 from pgrad.values import VALUE_FEATURES
 
 make_policy = ac.make_policy
@@ -90,45 +89,18 @@ class A2CConfig:
 
 
 def train(config: A2CConfig, seeds: Sequence[int] = (0,), logger: ac.Logger = None) -> ac.ActorCriticResult:
-    """Train one agent per seed, all seeds in lockstep, each stopping on its own."""
-    rngs = [seed_streams(s)[0] for s in seeds]
-    sampler = make_segments(config.env_id, config.num_envs, rngs)
-    agent = ac.make_agent(config, sampler.spec)
-    params, w = ac.init_params(agent, rngs)  # MLP: params = (theta, w), trained together
-    opt_state = Adam(config.lr).init(params)
-    log = ac.EpisodeLog(seeds, config.solve_window, solve_threshold(config), config.max_steps)
-    update = 0
-    try:
-        while log.active.any():
-            idx = np.flatnonzero(log.active)
-            theta = params[idx, :agent.policy.dim]
-            segment = sampler.sample(agent.policy, theta, config.num_steps, idx)           # sample
-            metrics = log.record(idx, segment, update)
-            keep = log.active[idx]  # seeds that just stopped take no further step
-            if keep.any():
-                idx, segment = idx[keep], ac.select(segment, keep)
-                data = ac.estimate(agent, config, params[idx], w[idx], segment,                   # estimate
-                                   old_log_prob=False)
-                lr = ac.learning_rate(config, log.steps[idx[0]] - config.batch_size)
-                params[idx], part, entropy = a2c_step(agent, config, params[idx], take(opt_state, idx),
-                                                      data, lr)                           # ascend
-                put(opt_state, idx, part)
-                w[idx] = ac.fit_value(agent, config, params[idx], w[idx], data)
-                metrics |= {"entropy": entropy} | ac.value_diagnostics(data) | {"lr": lr}
-            log.log(metrics, logger)
-            update += 1
-    finally:
-        sampler.close()
-    return log.result(params[:, :agent.policy.dim].copy(), w.copy())
+    """Train one agent per seed, all seeds in lockstep, each stopping on its own: the
+    actor-critic loop (``actor_critic.train``) with one gradient step per segment."""
+    return ac.train(config, seeds, logger, a2c_step, old_log_prob=False)
 
 
 def a2c_step(agent: ac.Agent, config: A2CConfig, params: np.ndarray, opt_state, data: ac.Samples,
-             lr: float):
-    """One Adam step along grad J with c_i = A_i (module docstring) on all N * T samples.
-    Returns (params, Adam state, the policy's mean entropy)."""
+             rngs, lr: float):
+    """One Adam step along grad J with c_i = A_i (module docstring) on all N * T samples (no
+    randomness: ``rngs`` is unused). Returns (params, Adam state, {"entropy": its mean})."""
     adv = ac.normalize(data.adv) if config.normalize_advantages else data.adv
     fwd = ac.forward(agent, params, data.obs, data.act)
     grad, _ = ac.ascent_direction(agent, fwd, adv, data.ret, config.ent_coef, config.vf_coef,
                                   config.max_grad_norm)
     entropy = fwd.entropy.detach().numpy() if agent.mlp else fwd.entropy
-    return *Adam(lr).step(params, grad, opt_state), float(entropy.mean())
+    return *Adam(lr).step(params, grad, opt_state), {"entropy": float(entropy.mean())}

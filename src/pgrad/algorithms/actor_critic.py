@@ -23,12 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from pgrad import estimators
-from pgrad.optim import clip_grad_norm, linear_decay
+from pgrad.config import solve_threshold
+from pgrad.optim import Adam, clip_grad_norm, linear_decay, put, take
 from pgrad.policies import SoftmaxLinearPolicy
 from pgrad.policies.gaussian import LOG_2PI, GaussianLinearPolicy
 from pgrad.policies.mlp import TORCH_HINT, MLPCategoricalPolicy, MLPGaussianPolicy, require_torch
 from pgrad.returns import gae
-from pgrad.rollout import EnvSpec, Segment, env_spec, evaluate_env, seed_streams
+from pgrad.rollout import EnvSpec, Segment, env_spec, evaluate_env, make_segments, seed_streams
 from pgrad.values import LinearValue, MLPValue
 
 POLICIES = ("linear", "mlp")
@@ -449,3 +450,43 @@ def evaluate(config, theta: np.ndarray, seeds: Sequence[int], num_episodes: int,
 
 
 Logger = Callable[[dict], None] | None
+
+
+Ascend = Callable[..., tuple[np.ndarray, tuple, dict]]
+"""ascend(agent, config, params [S, d], Adam state, samples, rngs, lr) -> (params, state, metrics)."""
+
+
+def train(config, seeds: Sequence[int], logger: Logger, ascend: Ascend, *,
+          old_log_prob: bool = True) -> ActorCriticResult:
+    """The actor-critic loop, one agent per seed, all seeds in lockstep, each stopping on its own:
+    sample a segment, estimate advantages (GAE), ascend (the algorithm's ``ascend``), refit V, log.
+    ``old_log_prob``: keep log pi_old of the samples (PPO's ratio needs it)."""
+    rngs = [seed_streams(s)[0] for s in seeds]
+    sampler = make_segments(config.env_id, config.num_envs, rngs)
+    agent = make_agent(config, sampler.spec)
+    params, w = init_params(agent, rngs)  # MLP: params = (theta, w), trained together
+    opt_state = Adam(config.lr).init(params)
+    log = EpisodeLog(seeds, config.solve_window, solve_threshold(config), config.max_steps)
+    update = 0
+    try:
+        while log.active.any():
+            idx = np.flatnonzero(log.active)
+            theta = params[idx, :agent.policy.dim]
+            segment = sampler.sample(agent.policy, theta, config.num_steps, idx)       # sample
+            metrics = log.record(idx, segment, update)
+            keep = log.active[idx]  # seeds that just stopped take no further step
+            if keep.any():
+                idx, segment = idx[keep], select(segment, keep)
+                data = estimate(agent, config, params[idx], w[idx], segment,           # estimate
+                                old_log_prob=old_log_prob)
+                lr = learning_rate(config, log.steps[idx[0]] - config.batch_size)
+                params[idx], part, diagnostics = ascend(                               # ascend
+                    agent, config, params[idx], take(opt_state, idx), data, [rngs[i] for i in idx], lr)
+                put(opt_state, idx, part)
+                w[idx] = fit_value(agent, config, params[idx], w[idx], data)
+                metrics |= diagnostics | value_diagnostics(data) | {"lr": lr}
+            log.log(metrics, logger)
+            update += 1
+    finally:
+        sampler.close()
+    return log.result(params[:, :agent.policy.dim].copy(), w.copy())

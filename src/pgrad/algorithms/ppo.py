@@ -24,9 +24,8 @@ import numpy as np
 
 from pgrad import estimators
 from pgrad.algorithms import actor_critic as ac
-from pgrad.config import check_choices, param, solve_threshold
-from pgrad.optim import Adam, put, take
-from pgrad.rollout import make_segments, seed_streams
+from pgrad.config import check_choices, param
+from pgrad.optim import Adam
 from pgrad.values import VALUE_FEATURES
 
 make_policy = ac.make_policy
@@ -108,35 +107,9 @@ class PPOConfig:
 
 
 def train(config: PPOConfig, seeds: Sequence[int] = (0,), logger: ac.Logger = None) -> ac.ActorCriticResult:
-    """Train one agent per seed, all seeds in lockstep, each stopping on its own."""
-    rngs = [seed_streams(s)[0] for s in seeds]
-    sampler = make_segments(config.env_id, config.num_envs, rngs)
-    agent = ac.make_agent(config, sampler.spec)
-    params, w = ac.init_params(agent, rngs)  # MLP: params = (theta, w), trained together
-    opt_state = Adam(config.lr).init(params)
-    log = ac.EpisodeLog(seeds, config.solve_window, solve_threshold(config), config.max_steps)
-    update = 0
-    try:
-        while log.active.any():
-            idx = np.flatnonzero(log.active)
-            theta = params[idx, :agent.policy.dim]
-            segment = sampler.sample(agent.policy, theta, config.num_steps, idx)           # sample
-            metrics = log.record(idx, segment, update)
-            keep = log.active[idx]  # seeds that just stopped take no further step
-            if keep.any():
-                idx, segment = idx[keep], ac.select(segment, keep)
-                data = ac.estimate(agent, config, params[idx], w[idx], segment)           # estimate
-                lr = ac.learning_rate(config, log.steps[idx[0]] - config.batch_size)
-                params[idx], part, diagnostics = ppo_epochs(                               # ascend
-                    agent, config, params[idx], take(opt_state, idx), data, [rngs[i] for i in idx], lr)
-                put(opt_state, idx, part)
-                w[idx] = ac.fit_value(agent, config, params[idx], w[idx], data)
-                metrics |= diagnostics | ac.value_diagnostics(data) | {"lr": lr}
-            log.log(metrics, logger)
-            update += 1
-    finally:
-        sampler.close()
-    return log.result(params[:, :agent.policy.dim].copy(), w.copy())
+    """Train one agent per seed, all seeds in lockstep, each stopping on its own: the
+    actor-critic loop (``actor_critic.train``) with E epochs of clipped-surrogate minibatches."""
+    return ac.train(config, seeds, logger, ppo_epochs)
 
 
 def ppo_epochs(agent: ac.Agent, config: PPOConfig, params: np.ndarray, opt_state, data: ac.Samples,

@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from pgrad.plotting import moving_average
+from pgrad.runs import written_whole
 from pgrad.stats import iqm, iqm_ci
 
 CONFIDENCE = 0.95
@@ -348,19 +346,10 @@ def write_report(groups: Sequence[Group], out: Path, *, seed: int = 0, n_resampl
     rng = np.random.default_rng(seed)
     rows = summarize(groups, rng, n_resamples=n_resamples)
     text = markdown(rows, seed=seed, n_resamples=n_resamples)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with written_whole(out) as tmp:
         (tmp / "report.md").write_text(text)
         (tmp / "report.json").write_text(json.dumps(
             {"confidence": CONFIDENCE, "resamples": n_resamples, "seed": seed, "rows": rows},
             indent=2, allow_nan=False) + "\n")
         figure(groups, tmp / "report.png", rng)
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return text

@@ -7,6 +7,7 @@ folder that is renamed into place at the end.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -58,6 +59,24 @@ def write_updates(path: Path, updates: list[dict]) -> None:
             writer.writerow([len(u[k]) if k == "seeds" else u.get(k, "") for k in fields])
 
 
+@contextlib.contextmanager
+def written_whole(out: Path):
+    """Yield a temporary sibling folder of ``out``; on success it replaces ``out`` (renamed into
+    place), on any error it is removed: a folder is written whole or not at all."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.ndarray,
               eval_greedy_returns: np.ndarray, force: bool = False) -> Path:
     """Write the complete run folder for a finished training run; returns its path."""
@@ -65,9 +84,7 @@ def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.n
 
     out = Path(out)
     check_out_dir(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with written_whole(out) as tmp:
         several = len(seeds) > 1
         (tmp / "config.json").write_text(json.dumps(
             {"algo": algo, "config": dataclasses.asdict(config), "seeds": list(seeds),
@@ -101,13 +118,6 @@ def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.n
                         "final_eval_mean_over_seeds": float(eval_returns.mean())}
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         learning_curve(rows, solve_threshold(config), config.solve_window, tmp / "learning_curve.png")
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

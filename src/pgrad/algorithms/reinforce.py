@@ -90,11 +90,6 @@ def make_policy(config: ReinforceConfig, dynamics) -> LogisticPolicy | SoftmaxLi
     return SoftmaxLinearPolicy(dynamics.obs_dim, dynamics.num_actions, bias=config.bias)
 
 
-def _window_mean(returns: list[np.ndarray], window: int) -> float:
-    recent = np.concatenate(returns)[-window:]
-    return float(recent.mean()) if recent.size >= window else -np.inf
-
-
 def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
           logger: Callable[[dict], None] | None = None) -> TrainResult:
     """Train one linear policy per seed, all seeds in lockstep, each stopping on its own."""
@@ -105,14 +100,14 @@ def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
     rngs = [seed_streams(s)[0] for s in seeds]
     theta = policy.init(S)
     opt_state = optimizer.init(theta)
-    returns: list[list[np.ndarray]] = [[] for _ in seeds]
-    records: list[list[tuple]] = [[] for _ in seeds]
+    records: list[list[tuple]] = [[] for _ in seeds]  # per update: (returns, lengths, update, wall)
     solved_at = np.full(S, -1)
     active = np.ones(S, bool)
     workspace = Workspace()
     value = LinearValue(dynamics.obs_dim + 1)  # the "value" baseline V(s_t, t): features of (s_t, t / H)
     value_params = value.init(S)
     threshold = solve_threshold(config)
+    window_updates = -(-config.solve_window // K)  # the updates that hold the last window
     start = time.perf_counter()
     update = 0
     while active.any():
@@ -121,27 +116,31 @@ def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
                         dtype=config.dtype, workspace=workspace)                  # sample
         wall = time.perf_counter() - start
         episode_returns = batch.episode_returns
+        window_means = []
         for j, i in enumerate(idx):
-            returns[i].append(episode_returns[j])
             records[i].append((episode_returns[j], batch.lengths[j], update, wall))
-            n = len(returns[i]) * K
-            if _window_mean(returns[i], config.solve_window) >= threshold:
+            recent = np.concatenate([r[0] for r in records[i][-window_updates:]])[-config.solve_window:]
+            window_means.append(float(recent.mean()))
+            n = len(records[i]) * K
+            if recent.size >= config.solve_window and window_means[-1] >= threshold:
                 solved_at[i], active[i] = n, False
             elif n >= config.max_episodes:
                 active[i] = False
         if logger is not None:
-            logger(_metrics(update, seeds, idx, episode_returns, returns, config, wall)
-                   | {"active": int(active.sum())})
+            logger({"update": update, "seeds": [seeds[i] for i in idx],
+                    "episodes": sum(len(r) for r in records) * K,
+                    "mean_return": float(episode_returns.mean()),
+                    "window_mean": float(np.mean(window_means)), "wall": wall,
+                    "active": int(active.sum())})
         keep = active[idx]  # seeds that just stopped take no further step
         if not keep.any():
             break
-        if config.baseline == "value":
+        if config.baseline == "value":                                                # estimate
             grad, value_params[idx] = estimate_with_value(config, policy, theta[idx], batch, value,
                                                           value_params[idx])
-            grad = grad[keep]                                                        # estimate
         else:
-            grad = estimate(config, policy, theta[idx], batch)[keep]                # estimate
-        idx = idx[keep]
+            grad = estimate(config, policy, theta[idx], batch)
+        idx, grad = idx[keep], grad[keep]
         theta[idx], part = optimizer.step(theta[idx], grad, take(opt_state, idx))  # ascend
         put(opt_state, idx, part)
         update += 1
@@ -210,16 +209,4 @@ def _episode_table(records: list[tuple]) -> dict[str, np.ndarray]:
         "length": np.concatenate(lens) if lens else np.zeros(0, int),
         "update": np.repeat(np.array(updates, int), K),
         "wall": np.repeat(np.array(walls), K),
-    }
-
-
-def _metrics(update, seeds, idx, episode_returns, returns, config, wall) -> dict:
-    window = [float(np.concatenate(returns[i])[-config.solve_window:].mean()) for i in idx]
-    return {
-        "update": update,
-        "seeds": [seeds[i] for i in idx],
-        "episodes": int(sum(len(r) for r in returns) * config.episodes_per_update),
-        "mean_return": float(episode_returns.mean()),
-        "window_mean": float(np.mean(window)),
-        "wall": wall,
     }

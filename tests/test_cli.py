@@ -17,7 +17,7 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--out", str(out), "--eval-episodes", "10"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.json", "learning_curve.png", "metrics.csv", "summary.json", "theta.npy"]
+        ".pgrad", "config.json", "learning_curve.png", "metrics.csv", "summary.json", "theta.npy"]
     config = json.loads((out / "config.json").read_text())
     assert config["algo"] == "reinforce" and config["config"]["gamma"] == 1.0
     summary = json.loads((out / "summary.json").read_text())
@@ -52,15 +52,15 @@ def test_eval_and_plot(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--env-id", "Pong-v5"], "invalid choice: 'Pong-v5'"),
+    (["train", "--env-id", "Pong-v5"], "unknown --env-id 'Pong-v5'"),
     (["train", "--weighting", "rtg"], "invalid choice: 'rtg'"),
     (["train", "--gamma", "1.5"], "gamma must be in [0, 1]"),
     (["train", "--lr", "-1"], "lr must be positive"),
-    (["train", "--episodes-per-update", "0"], "episodes_per_update must be a positive integer"),
+    (["train", "--episodes-per-update", "0"], "--episodes-per-update must be a positive integer"),
     (["train", "--seeds", "3-1"], "malformed --seeds"),
     (["train", "--seeds", "a"], "malformed --seeds"),
     (["train", "--seeds", "1,1"], "repeats a seed"),
-    (["train", "--algo", "dqn"], "unknown --algo 'dqn'"),
+    (["train", "--algo", "dqn"], "invalid choice: 'dqn'"),
     (["eval", "/nonexistent"], "cannot read run folder"),
 ])
 def test_bad_input_exit_2_one_line_nothing_written(tmp_path, capsys, argv, message):
@@ -72,15 +72,23 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path, capsys, argv, messa
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_existing_run_folder_needs_force(tmp_path, capsys):
+def test_existing_run_folder_needs_force_and_only_pgrad_folders_are_replaced(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    assert main(["train", "--out", str(out), *FAST]) == 2
+    for force in ([], ["--force"]):  # a folder pgrad did not write is never replaced
+        assert main(["train", "--out", str(out), *force, *FAST]) == 2
+        assert "was not written by pgrad" in capsys.readouterr().err
+        assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    mine = tmp_path / "mine"
+    assert main(["train", "--out", str(mine), *FAST]) == 0
+    first = (mine / "metrics.csv").read_bytes()
+    assert main(["train", "--out", str(mine), "--seeds", "1", *FAST]) == 2
     assert "already exists; pass --force" in capsys.readouterr().err
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    assert main(["train", "--out", str(out), "--force", *FAST]) == 0
-    assert (out / "summary.json").exists() and not (out / "keep.txt").exists()
+    assert (mine / "metrics.csv").read_bytes() == first
+    assert main(["train", "--out", str(mine), "--seeds", "1", "--force", *FAST]) == 0
+    assert (mine / "metrics.csv").read_bytes() != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "run"]  # nothing left beside
 
 
 def test_help_lists_every_config_field():

@@ -17,8 +17,8 @@ def test_train_writes_the_run_folder_and_eval_and_plot_read_it(algo, tmp_path, c
     extra = ["--minibatch-size", "64"] if algo == "ppo" else []
     assert main(["train", "--algo", algo, "--seeds", "0-1", "--out", str(out), *FAST, *extra]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.json", "learning_curve.png", "metrics.csv", "summary.json", "theta.npy", "updates.csv",
-        "value.npy"]
+        ".pgrad", "config.json", "learning_curve.png", "metrics.csv", "summary.json", "theta.npy",
+        "updates.csv", "value.npy"]
     updates = list(csv.DictReader(open(out / "updates.csv")))
     assert len(updates) == 4096 // (8 * 32) and updates[0]["seeds_training"] == "2"
     assert {"explained_variance", "value_loss", "entropy", "lr", "window_mean"} <= set(updates[0])
@@ -57,9 +57,9 @@ def test_a_gymnasium_id_pgrad_does_not_implement(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["train", "--algo", "ppo", "--env-id", "Blackjack-v1"], "unsupported observation space Tuple"),
-    (["train", "--algo", "ppo", "--minibatch-size", "7"], "minibatch_size 7 must divide"),
+    (["train", "--algo", "ppo", "--minibatch-size", "7"], "--minibatch-size 7 must divide"),
     (["train", "--algo", "a2c", "--policy", "cnn"], "invalid choice: 'cnn'"),
-    (["train", "--algo", "sac"], "unknown --algo 'sac'; accepted: a2c, ppo, reinforce"),
+    (["train", "--algo", "sac"], "invalid choice: 'sac' (choose from a2c, ppo, reinforce)"),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(argv, message, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "x")]) == 2

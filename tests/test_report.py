@@ -48,7 +48,7 @@ def test_report_of_trained_runs(trained, tmp_path, capsys):
     out = tmp_path / "report"
     capsys.readouterr()
     assert main(["report", *map(str, trained), "--out", str(out), "--resamples", "500"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md", "report.png"]
+    assert sorted(p.name for p in out.iterdir()) == [".pgrad", "report.json", "report.md", "report.png"]
     assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
     text = (out / "report.md").read_text()
     assert text in capsys.readouterr().out
@@ -129,9 +129,12 @@ def test_force_replaces_and_same_seed_same_report(tmp_path):
     out = tmp_path / "report"
     out.mkdir()
     (out / "old.txt").write_text("old")
-    assert main(["report", str(run), "--out", str(out), "--force", "--seed", "3"]) == 0
+    assert main(["report", str(run), "--out", str(out), "--force", "--seed", "3"]) == 2  # not pgrad's
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    (out / "old.txt").unlink()
+    assert main(["report", str(run), "--out", str(out), "--seed", "3"]) == 0  # an empty folder is fine
     first = (out / "report.json").read_text()
-    assert not (out / "old.txt").exists()
+    assert main(["report", str(run), "--out", str(out), "--seed", "3"]) == 2  # pgrad's: needs --force
     assert main(["report", str(run), "--out", str(out), "--force", "--seed", "3"]) == 0
     assert (out / "report.json").read_text() == first
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -139,13 +142,13 @@ def test_force_replaces_and_same_seed_same_report(tmp_path):
 
 @pytest.mark.parametrize("case, message", [
     ("missing", "is not a pgrad run folder (no such folder)"),
-    ("empty", "is not a pgrad run folder (no readable config.json)"),
+    ("empty", "is not a pgrad run folder (cannot read"),
     ("none", "the following arguments are required: RUN_DIR"),
     ("twice", "is given twice"),
-    ("exists", "already exists; pass --force"),
-    ("over_run", "would replace run folder"),
+    ("exists", "was not written by pgrad"),
+    ("over_run", "was not written by pgrad"),
     ("bad_json", "config.json is not valid JSON"),
-    ("resamples", "--resamples must be a positive integer"),
+    ("resamples", "report needs --resamples >= 1"),
 ])
 def test_bad_input_exit_2_one_line_nothing_written(tmp_path, capsys, case, message):
     run = make_run(tmp_path / "run", final_eval=[1.0, 2.0])
@@ -164,6 +167,7 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path, capsys, case, messa
     make_run(tmp_path / "bad", final_eval=[1.0]).joinpath("config.json").write_text("{oops")
     if case == "exists":
         out.mkdir()
+        (out / "notes.txt").write_text("not pgrad's")
     target = run if case == "over_run" else out
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     assert main(["report", *argv, "--out", str(target)]) == 2

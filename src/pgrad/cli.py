@@ -1,26 +1,40 @@
-"""The ``pgrad`` command: train, eval, plot, verify.
+"""The ``pgrad`` command: train, eval, plot, verify, report.
 
 Every ``pgrad train`` flag is generated from the algorithm's config dataclass (names,
-defaults, help texts and accepted values), so the two cannot drift. Bad input gets one
-line on stderr and exit code 2, before anything is written.
+defaults, help texts and accepted values), so the two cannot drift. Bad input, a damaged
+run folder or a filesystem problem gets one line on stderr and exit code 2, before any
+compute is spent and with nothing written; SIGINT and SIGTERM get one line (``interrupted``)
+and exit codes 130 and 143, with nothing half-written.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
 
-ALGOS = {"reinforce": "pgrad.algorithms.reinforce", "a2c": "pgrad.algorithms.a2c",
-         "ppo": "pgrad.algorithms.ppo"}
-"""Algorithm name -> module holding its config class and train()."""
+from pgrad.algorithms import ALGORITHMS
+
+ALGOS = sorted(ALGORITHMS)
+FLAG_TYPES = {"int": int, "float": float, "float | None": float, "str": str}
+"""Config field annotation -> the argparse type of its flag (bool fields get --x / --no-x)."""
 
 
 class UsageError(Exception):
     """Bad input from the command line: printed as one line, exit code 2."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread as SIGINT raises KeyboardInterrupt."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,56 +42,62 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def parse_seeds(text: str) -> list[int]:
-    """'0-99' -> 0..99; '1,5,7' -> [1, 5, 7]; ranges and lists combine ('0-3,10')."""
-    seeds: list[int] = []
+def seed_ranges(text: str) -> list[range]:
+    """'0-99' -> [range(0, 100)]; '1,5,7' -> three ranges; ranges and lists combine ('0-3,10')."""
+    ranges = []
     for part in text.split(","):
         m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
         if not m or (m.group(2) is not None and int(m.group(2)) < int(m.group(1))):
             raise UsageError(f"malformed --seeds {text!r}; accepted: N, A-B with A <= B, or a "
                              "comma-separated list of those (e.g. 0-99 or 1,5,7)")
         lo = int(m.group(1))
-        hi = int(m.group(2)) if m.group(2) is not None else lo
-        seeds.extend(range(lo, hi + 1))
+        ranges.append(range(lo, (int(m.group(2)) if m.group(2) is not None else lo) + 1))
+    return ranges
+
+
+def parse_seeds(text: str) -> list[int]:
+    """The seeds of ``--seeds`` (:func:`seed_ranges`), each at most once."""
+    seeds = [s for r in seed_ranges(text) for s in r]
     if len(set(seeds)) != len(seeds):
         raise UsageError(f"--seeds {text!r} repeats a seed; each seed may appear once")
     return seeds
 
 
-def _config_class(algo: str):
-    import importlib
-
-    module = importlib.import_module(ALGOS[algo])
-    return module, next(v for k, v in vars(module).items() if k.endswith("Config"))
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _add_config_flags(parser: argparse.ArgumentParser, config_cls) -> None:
+    from pgrad.config import field_type
+
     for f in dataclasses.fields(config_cls):
-        flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
         choices = f.metadata.get("choices")
-        if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default,
+        kind = field_type(f)
+        if kind == "bool":
+            parser.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=f.default,
                                 help=f"{help_text} (default: {f.default})")
         else:
-            kind = {"int": int, "float": float, "float | None": float, "str": str}[str(f.type)]
-            parser.add_argument(flag, type=kind, default=f.default, choices=choices,
+            parser.add_argument(_flag(f.name), type=FLAG_TYPES[kind], default=f.default, choices=choices,
                                 metavar=f.name.upper() if not choices else None,
                                 help=f"{help_text} (default: {f.default})")
 
 
 def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
+    from pgrad.algorithms import config_class
+
     parser = _Parser(prog="pgrad", description="Policy-gradient reinforcement learning.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     train = sub.add_parser("train", help="train agents and write a run folder",
                            description="Train one agent per seed, all seeds in one vectorised run.")
-    train.add_argument("--algo", choices=sorted(ALGOS), default="reinforce", help="algorithm")
+    train.add_argument("--algo", choices=ALGOS, default="reinforce", help="algorithm")
     train.add_argument("--seeds", default="0", help="seeds: N, A-B or a list, e.g. 0-99 (default: 0)")
-    train.add_argument("--out", type=Path, default=None,
-                       help="run folder (default: runs/<timestamp>)")
-    train.add_argument("--force", action="store_true", help="replace an existing run folder")
+    train.add_argument("--out", default=None,
+                       help="run folder (default: runs/<timestamp>-<pid>)")
+    train.add_argument("--force", action="store_true",
+                       help="replace an existing run folder (only one that pgrad wrote)")
     train.add_argument("--quiet", action="store_true", help="no live progress")
-    _add_config_flags(train, _config_class(algo)[1])
+    _add_config_flags(train, config_class(algo))
     ev = sub.add_parser("eval", help="evaluate a run's final policy")
     ev.add_argument("run_dir", type=Path)
     ev.add_argument("--episodes", type=int, default=100, help="episodes per seed (default: 100)")
@@ -90,9 +110,9 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
                                        "every gradient estimator; exit code 0 only if every estimator "
                                        "that theory calls unbiased is within 4 standard errors.")
     check.add_argument("--size", type=int, default=verify.DEFAULT_BATCHES,
-                       help=f"M, independent batches per case (default: {verify.DEFAULT_BATCHES})")
+                       help=f"M, independent batches per case, >= 2 (default: {verify.DEFAULT_BATCHES})")
     check.add_argument("--episodes", type=int, default=verify.DEFAULT_EPISODES,
-                       help=f"K, episodes per batch (default: {verify.DEFAULT_EPISODES})")
+                       help=f"K, episodes per batch, at least 2 (default: {verify.DEFAULT_EPISODES})")
     check.add_argument("--seed", type=int, default=0, help="seed of the random MDPs and the sampling "
                                                            "(default: 0)")
     rep = sub.add_parser("report", help="IQM table and learning curves with confidence bands",
@@ -101,11 +121,34 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
                                      "time, env steps), report.png and report.json into --out; print "
                                      "the table.")
     rep.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR", help="run folders")
-    rep.add_argument("--out", type=Path, default=None, help="report folder (default: reports/<timestamp>)")
-    rep.add_argument("--force", action="store_true", help="replace an existing report folder")
+    rep.add_argument("--out", default=None,
+                     help="report folder (default: reports/<timestamp>-<pid>)")
+    rep.add_argument("--force", action="store_true",
+                     help="replace an existing report folder (only one that pgrad wrote)")
     rep.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
     rep.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default: 10000)")
     return parser
+
+
+def chosen_algo(argv: list[str]) -> str:
+    """The ``--algo`` of a ``train`` command line, parsed as argparse parses it (``--algo X``,
+    ``--algo=X``, unambiguous prefixes, the last one winning); "reinforce" by default."""
+    if not argv or argv[0] != "train":
+        return "reinforce"
+    pre = _Parser(add_help=False)
+    pre.add_argument("--algo", default="reinforce")
+    known, _ = pre.parse_known_args(argv[1:])
+    if known.algo not in ALGORITHMS:
+        raise UsageError(f"argument --algo: invalid choice: {known.algo!r} (choose from "
+                         f"{', '.join(ALGOS)})")
+    return known.algo
+
+
+def _flags_named(message: str, config_cls) -> str:
+    """A config's one-line error with its field names written as the flags that set them."""
+    for f in dataclasses.fields(config_cls):
+        message = re.sub(rf"(?<![\w-]){f.name}(?!\w)", _flag(f.name), message)
+    return message
 
 
 def _progress_logger(console, num_seeds: int):
@@ -126,39 +169,56 @@ def _progress_logger(console, num_seeds: int):
     return progress, log
 
 
-def cmd_train(args, console) -> int:
-    from pgrad.rollout import env_spec, evaluate_env, seed_streams
-    from pgrad.runs import check_out_dir, write_run
+def _evaluate(config, policy, theta, seeds, episodes: int):
+    """(sampled, greedy) returns [S, E], each from fresh evaluation streams of every seed."""
+    from pgrad.rollout import evaluate_env, seed_streams
 
-    module, config_cls = _config_class(args.algo)
+    return tuple(evaluate_env(config.env_id, policy, theta, [seed_streams(s)[1] for s in seeds], episodes,
+                              greedy=greedy, time_limit=getattr(config, "time_limit", None))
+                 for greedy in (False, True))
+
+
+def cmd_train(args, console) -> int:
+    from pgrad import algorithms, sizes
+    from pgrad.folders import FolderLock
+    from pgrad.rollout import env_spec
+    from pgrad.runs import ROW_BYTES, check_out_dir, default_out, write_run
+
+    module, config_cls = algorithms.module(args.algo), algorithms.config_class(args.algo)
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)}
     try:
         config = config_cls(**values)
+        num_seeds = sum(len(r) for r in seed_ranges(args.seeds))
+        sizes.check_training(args.algo, config, num_seeds)
     except ValueError as e:
-        raise UsageError(str(e)) from None
+        raise UsageError(_flags_named(str(e), config_cls)) from None
     seeds = parse_seeds(args.seeds)
-    out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    try:
-        check_out_dir(out, args.force)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    episodes = getattr(config, "max_episodes", None) or config.max_steps // 10
+    needed = (1 << 20) + num_seeds * (episodes + config.eval_episodes) * ROW_BYTES
+    out = args.out if args.out is not None else default_out()
+    target = check_out_dir(out, args.force, needed)
+    import numpy as np
 
-    if args.quiet:
-        result = module.train(config, seeds)
-    else:
-        progress, log = _progress_logger(console, len(seeds))
-        with progress:
-            result = module.train(config, seeds, logger=log)
-    policy = module.make_policy(config, env_spec(config.env_id))
-    eval_rngs = [seed_streams(s)[1] for s in seeds]
-    ret = evaluate_env(config.env_id, policy, result.theta, eval_rngs, config.eval_episodes)
-    greedy = evaluate_env(config.env_id, policy, result.theta, eval_rngs, config.eval_episodes, greedy=True)
-    path = write_run(out, algo=args.algo, config=config, seeds=seeds, result=result,
-                     eval_returns=ret, eval_greedy_returns=greedy, force=args.force)
+    with FolderLock(target), np.errstate(all="ignore"):  # divergence is reported per seed below
+        if args.quiet:
+            result = module.train(config, seeds)
+        else:
+            progress, log = _progress_logger(console, len(seeds))
+            with progress:
+                result = module.train(config, seeds, logger=log)
+        policy = module.make_policy(config, env_spec(config.env_id))
+        ret, greedy = _evaluate(config, policy, result.theta, seeds, config.eval_episodes)
+        write_run(target, algo=args.algo, config=config, seeds=seeds, result=result,
+                         eval_returns=ret, eval_greedy_returns=greedy, force=args.force)
     solved = int(result.solved.sum())
     console.print(f"solved {solved}/{len(seeds)} seeds in {result.wall_seconds:.3f} s; "
                   f"final eval mean return {ret.mean():.1f} (greedy {greedy.mean():.1f}); "
-                  f"run folder {path}")
+                  f"run folder {out}")
+    if result.diverged.any():
+        bad = ", ".join(str(seeds[i]) for i in result.diverged.nonzero()[0])
+        print(f"pgrad: warning: seed(s) {bad} diverged (non-finite parameters, gradients or losses) and "
+              "stopped with their last finite parameters; status 'diverged' in summary.json",
+              file=sys.stderr)
     return 0
 
 
@@ -166,52 +226,67 @@ def _load(run_dir: Path):
     from pgrad.runs import read_run
 
     try:
-        meta, theta, rows = read_run(run_dir)
-    except (ValueError, OSError) as e:
+        return read_run(run_dir)
+    except ValueError as e:
         raise UsageError(f"cannot read run folder {run_dir}: {e}") from None
-    module, config_cls = _config_class(meta["algo"])
-    return module, config_cls(**meta["config"]), meta["seeds"], theta, rows
 
 
 def cmd_eval(args, console) -> int:
     from rich.table import Table
 
-    from pgrad.rollout import env_spec, evaluate_env, seed_streams
+    from pgrad import sizes
+    from pgrad.rollout import env_spec
 
     if args.episodes < 1:
         raise UsageError(f"--episodes must be a positive integer, got {args.episodes}")
-    module, config, seeds, theta, _ = _load(args.run_dir)
-    policy = module.make_policy(config, env_spec(config.env_id))
+    run = _load(args.run_dir)
+    config = run.config
+    sizes.check_evaluation(config, len(run.seeds), args.episodes, run.theta.shape[1])
+    policy = run.module.make_policy(config, env_spec(config.env_id))
     table = Table(title=f"{config.env_id}: {args.episodes} evaluation episodes per seed")
     for col in ("seed", "stochastic mean", "stochastic std", "greedy mean", "greedy std"):
         table.add_column(col, justify="right")
-    stoch, greedy = (evaluate_env(config.env_id, policy, theta, [seed_streams(s)[1] for s in seeds],
-                                  args.episodes, greedy=g) for g in (False, True))
-    for seed, r, g in zip(seeds, stoch, greedy, strict=True):
+    stoch, greedy = _evaluate(config, policy, run.theta, run.seeds, args.episodes)
+    for seed, r, g in zip(run.seeds, stoch, greedy, strict=True):
         table.add_row(str(seed), f"{r.mean():.1f}", f"{r.std():.1f}", f"{g.mean():.1f}", f"{g.std():.1f}")
     console.print(table)
     return 0
 
 
 def cmd_plot(args, console) -> int:
+    from pgrad import folders
     from pgrad.config import solve_threshold
     from pgrad.plotting import learning_curve
 
-    _, config, _, _, rows = _load(args.run_dir)
-    path = learning_curve(rows, solve_threshold(config), config.solve_window,
-                          Path(args.run_dir) / "learning_curve.png")
+    run = _load(args.run_dir)
+    path = Path(args.run_dir) / "learning_curve.png"
+    marker = folders.read_marker(run.path)
+    listed = marker is not None and path.name in marker["files"]
+    if os.path.lexists(path) and not listed:
+        raise UsageError(f"{path} was not written by pgrad (the run folder's {folders.MARKER} marker does "
+                         "not list it); move it away to redraw the plot")
+    with folders.FolderLock(run.path.resolve()):
+        folders.replace_file(path, lambda tmp: learning_curve(
+            run.rows, solve_threshold(run.config), run.config.solve_window, tmp))
+        if marker is not None and not listed:
+            marker["files"] = sorted([*marker["files"], path.name])
+            folders.replace_file(run.path / folders.MARKER,
+                                 lambda tmp: tmp.write_text(folders.dumps(marker)))
     console.print(f"wrote {path}")
     return 0
 
 
 def cmd_verify(args, console) -> int:
-    from pgrad.verify import format_table, summary, verify
+    from pgrad import sizes
+    from pgrad.verify import format_table, memory_bytes, summary, verify
 
+    if args.size < 2 or args.episodes < 2 or args.seed < 0:
+        raise UsageError(f"verify needs --size >= 2, --episodes >= 2 (the leave-one-out baselines) and "
+                         f"--seed >= 0, got {args.size}, {args.episodes} and {args.seed}")
     start = time.perf_counter()
-    try:
-        rows = verify(args.size, args.episodes, args.seed)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    sizes.check_fits(f"verify --size {args.size} --episodes {args.episodes}",
+                     memory_bytes(args.size, args.episodes), "; lower --size or --episodes")
+    rows = verify(args.size, args.episodes, args.seed)
     title = f"pgrad verify --size {args.size} --episodes {args.episodes} --seed {args.seed}"
     console.out(format_table(rows, title), highlight=False)
     console.out(f"{summary(rows)} ({time.perf_counter() - start:.1f} s)", highlight=False)
@@ -220,38 +295,60 @@ def cmd_verify(args, console) -> int:
 
 def cmd_report(args, console) -> int:
     from pgrad import report
+    from pgrad.folders import FolderLock
+    from pgrad.runs import default_out
 
-    if args.resamples < 1:
-        raise UsageError(f"--resamples must be a positive integer, got {args.resamples}")
-    out = args.out or Path("reports") / time.strftime("%Y%m%d-%H%M%S")
-    try:
-        groups = report.prepare(args.runs, out, args.force)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    text = report.write_report(groups, out, seed=args.seed, n_resamples=args.resamples, force=args.force)
+    if args.resamples < 1 or args.seed < 0:
+        raise UsageError(f"report needs --resamples >= 1 and --seed >= 0, got {args.resamples} and "
+                         f"{args.seed}")
+    out = args.out if args.out is not None else default_out("reports")
+    groups, target = report.prepare(args.runs, out, args.force, args.resamples)
+    with FolderLock(target, "report folder"):
+        text = report.write_report(groups, target, seed=args.seed, n_resamples=args.resamples)
     console.out(text, highlight=False)
-    console.out(f"wrote {out / 'report.md'}, report.png and report.json", highlight=False)
+    console.out(f"wrote {Path(out) / 'report.md'}, report.png and report.json", highlight=False)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    algo = "reinforce"
-    if "--algo" in argv[:-1]:
-        algo = argv[argv.index("--algo") + 1]
-    try:
-        if algo not in ALGOS:
-            raise UsageError(f"unknown --algo {algo!r}; accepted: {', '.join(sorted(ALGOS))}")
-        args = build_parser(algo).parse_args(argv)
-        from rich.console import Console
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "verify": cmd_verify,
+            "report": cmd_report}
 
-        console = Console()
-        commands = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "verify": cmd_verify,
-                    "report": cmd_report}
-        return commands[args.command](args, console)
-    except UsageError as e:
-        print(f"pgrad: error: {e}", file=sys.stderr)
-        return 2
+
+def run(argv: list[str]) -> int:
+    """Parse and run one command; errors propagate (``main`` turns them into exit codes)."""
+    args = build_parser(chosen_algo(argv)).parse_args(argv)
+    from rich.console import Console
+
+    return COMMANDS[args.command](args, Console())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``pgrad`` command: exit code 0 (done), 1 (``verify`` found a failing estimator),
+    2 (bad input, one line on stderr), 130 / 143 (SIGINT / SIGTERM: one line, ``interrupted``)."""
+    from pgrad.folders import fs_error
+
+    argv = sys.argv[1:] if argv is None else argv
+    handlers = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _raise_terminated}
+    previous = {s: signal.signal(s, h) for s, h in handlers.items()}
+    try:
+        return run(argv)
+    except (UsageError, ValueError) as e:
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+    except OSError as e:
+        message = fs_error(e)
+    except MemoryError:
+        message = "out of memory; ask for fewer seeds, environments or episodes"
+    except KeyboardInterrupt:
+        print("pgrad: interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("pgrad: interrupted", file=sys.stderr)
+        return 143
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    print(f"pgrad: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -1,23 +1,61 @@
-"""Config helpers: each field carries its help text, which the CLI reads (no drift)."""
+"""Config helpers: each field carries its help text, which the CLI reads (no drift), and
+every field is checked on construction: its type, finiteness and accepted values."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,), "float": (int, float), "float | None": (int, float, type(None)), "str": (str,),
+    "bool": (bool,),
+}
+"""The annotations a config field may have, and the Python types each accepts."""
 
-def param(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
-    """A dataclass field with a default, a help text and, optionally, its accepted values."""
-    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
+
+def param(default: Any, help: str, choices: tuple[str, ...] | None = None, *,
+          allow_inf: bool = False) -> Any:
+    """A dataclass field with a default, a help text and, optionally, its accepted values;
+    ``allow_inf``: a float field where +-inf means something (its help says what)."""
+    return dataclasses.field(default=default,
+                             metadata={"help": help, "choices": choices, "allow_inf": allow_inf})
+
+
+def field_type(f: dataclasses.Field) -> str:
+    """A config field's annotation as one of FIELD_TYPES' keys (a TypeError for any other)."""
+    name = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if name not in FIELD_TYPES:
+        raise TypeError(f"config field {f.name} has type {name}; supported: {', '.join(FIELD_TYPES)}")
+    return name
 
 
 def check_choices(config: Any) -> None:
-    """Raise a one-line ValueError if a field with choices holds another value."""
+    """Raise a one-line ValueError for a field of the wrong type, a NaN (or an infinity where the
+    field does not allow it), or a value outside the field's choices."""
     for f in dataclasses.fields(config):
-        choices = f.metadata.get("choices")
         value = getattr(config, f.name)
+        kind = field_type(f)
+        if not isinstance(value, FIELD_TYPES[kind]) or (kind != "bool" and isinstance(value, bool)):
+            raise ValueError(f"{f.name} must be of type {kind}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            if math.isnan(value) or not f.metadata.get("allow_inf"):
+                raise ValueError(f"{f.name} must be a finite number, got {value}")
+        choices = f.metadata.get("choices")
         if choices and value not in choices:
             raise ValueError(f"unknown {f.name} {value!r}; accepted: {', '.join(choices)}")
+
+
+def from_dict(config_cls: type, values: Any) -> Any:
+    """The config of a saved dict (a run folder's config.json): unknown fields refused, missing
+    ones at their defaults, every value checked by the config; a one-line ValueError."""
+    if not isinstance(values, dict):
+        raise ValueError(f"the config must be a JSON object, got {type(values).__name__}")
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"unknown config fields {', '.join(map(str, unknown))} for {config_cls.__name__}")
+    return config_cls(**values)
 
 
 def solve_threshold(config: Any) -> float:
@@ -29,3 +67,10 @@ def solve_threshold(config: Any) -> float:
 
     threshold = reward_threshold(config.env_id)
     return float("inf") if threshold is None else float(threshold)
+
+
+def solve_threshold_field() -> Any:
+    """The ``solve_threshold`` field every algorithm shares (inf: never solved, train to the budget)."""
+    return param(None, "solved when the mean return of the last window reaches this (default: the env's "
+                 "Gymnasium reward_threshold, 475 for CartPole-v1; inf: never, train to the budget)",
+                 allow_inf=True)

@@ -53,6 +53,14 @@ class Adam:
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}
 
 
+def finite_rows(*arrays: np.ndarray) -> np.ndarray:
+    """Per seed, whether every number of every array is finite: arrays [S, ...] -> [S] bool."""
+    ok = np.ones(len(arrays[0]), bool)
+    for x in arrays:
+        ok &= np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    return ok
+
+
 def take(state: tuple[np.ndarray, ...], idx: np.ndarray) -> tuple[np.ndarray, ...]:
     """The optimiser state of the seeds ``idx``."""
     return tuple(x[idx] for x in state)

@@ -21,7 +21,8 @@ def learning_curve(rows, threshold: float, window: int, path: Path) -> Path:
 
     One seed: each episode's return, the moving mean over ``window`` episodes and the
     threshold. Several seeds: the median moving mean over seeds with an interquartile band;
-    a seed that stopped (solved, or out of episodes) holds its last value.
+    a seed that stopped (solved, or out of episodes) holds its last value. No rows (no episode
+    finished): an empty plot that says so.
     """
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, faster start-up
 
@@ -31,7 +32,10 @@ def learning_curve(rows, threshold: float, window: int, path: Path) -> Path:
         by_seed[seed].append(float(ret))
     fig = Figure(figsize=(7, 4), dpi=110)
     ax = fig.subplots()
-    if len(by_seed) == 1:
+    if not by_seed:
+        ax.text(0.5, 0.5, "no episode finished during training", ha="center", va="center",
+                transform=ax.transAxes)
+    elif len(by_seed) == 1:
         returns = np.array(next(iter(by_seed.values())))
         episodes = np.arange(1, len(returns) + 1)
         ax.plot(episodes, returns, ".", ms=2, alpha=0.35, color="tab:blue", label="episode return")
@@ -52,8 +56,9 @@ def learning_curve(rows, threshold: float, window: int, path: Path) -> Path:
         ax.axhline(threshold, ls="--", color="tab:red", lw=1, label=f"threshold {threshold:g}")
     ax.set_xlabel("episode")
     ax.set_ylabel("return")
-    ax.legend(loc="lower right", fontsize=8)
+    if by_seed:
+        ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, format="png")
     return Path(path)

@@ -8,8 +8,9 @@ label naming the fields that differ). Per row:
   return (``final_eval_mean`` in summary.json), with a 95% stratified percentile-bootstrap
   interval over seeds (``pgrad.stats.iqm_ci``; rliable's method, Agarwal et al. 2021);
 - the number of seeds, the wall time (summary.json ``wall_seconds``, summed over the row's run
-  folders) and the training environment steps (the sum over seeds of the ``length`` column of
-  metrics.csv; for logs that carry a cumulative step counter instead, its last value per seed).
+  folders) and the training environment steps summed over seeds (summary.json ``env_steps``, which
+  counts every step taken; for folders without it, the ``length`` column of metrics.csv, or the
+  last value per seed of a cumulative step counter).
 
 The figure has one panel per environment and one line per row: at each point of a common
 x grid (environment steps, or episodes where a run logs no steps) the IQM over seeds of the
@@ -30,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pgrad import folders
 from pgrad.plotting import moving_average
-from pgrad.runs import written_whole
 from pgrad.stats import iqm, iqm_ci
 
 CONFIDENCE = 0.95
@@ -62,10 +63,14 @@ class Run:
     wall_seconds: float
     returns: tuple[np.ndarray, ...]
     steps: tuple[np.ndarray, ...] | None
+    summary_env_steps: int | None = None
 
     @property
     def env_steps(self) -> int | None:
-        """Training environment steps over all seeds (None when metrics.csv logs none)."""
+        """Training environment steps over all seeds: summary.json's ``env_steps`` (every step
+        taken, finished episodes or not), else the metrics' step counts (None when it logs none)."""
+        if self.summary_env_steps is not None:
+            return self.summary_env_steps
         if self.steps is None:
             return None
         return int(sum(s[-1] for s in self.steps if s.size))
@@ -99,11 +104,9 @@ def _fail(path: Path, why: str):
 
 def _read_json(path: Path, name: str) -> dict:
     try:
-        data = json.loads((path / name).read_text())
-    except OSError:
-        _fail(path, f"no readable {name}")
-    except json.JSONDecodeError as e:
-        _fail(path, f"{name} is not valid JSON: {e.msg} at line {e.lineno}")
+        data = folders.read_json(path / name)
+    except ValueError as e:
+        _fail(path, str(e))
     if not isinstance(data, dict):
         _fail(path, f"{name} is not a JSON object")
     return data
@@ -124,10 +127,16 @@ def load_run(path: Path) -> Run:
         _fail(path, f"missing or malformed field {e}")
     if final_eval.shape != (len(seeds),):
         _fail(path, f"summary.json has {final_eval.size} final_eval_mean values for {len(seeds)} seeds")
+    env_steps = summary.get("env_steps")
+    if env_steps is not None:
+        env_steps = np.atleast_1d(np.asarray(env_steps, dtype=object))
+        if env_steps.shape != (len(seeds),) or not all(isinstance(n, int) and n >= 0 for n in env_steps):
+            _fail(path, "summary.json env_steps must hold one non-negative integer per seed")
+        env_steps = int(sum(env_steps))
     try:
         with open(path / "metrics.csv", newline="") as f:
             rows = list(csv.DictReader(f))
-    except OSError:
+    except (OSError, UnicodeDecodeError, csv.Error):
         _fail(path, "no readable metrics.csv")
     columns = set(rows[0]) if rows else set()
     ret_col = next((c for c in RETURN_COLUMNS if c in columns), None)
@@ -154,7 +163,8 @@ def load_run(path: Path) -> Run:
         step_arrays = None
     return Run(path=path, algo=algo, env_id=env_id, config=config, seeds=tuple(seeds),
                final_eval=final_eval, wall_seconds=wall_seconds,
-               returns=tuple(np.asarray(returns[s], np.float64) for s in seeds), steps=step_arrays)
+               returns=tuple(np.asarray(returns[s], np.float64) for s in seeds), steps=step_arrays,
+               summary_env_steps=env_steps)
 
 
 def group_runs(runs: Sequence[Run]) -> list[Group]:
@@ -193,26 +203,35 @@ def group_runs(runs: Sequence[Run]) -> list[Group]:
     return groups
 
 
-def check_out(out: Path, force: bool, runs: Sequence[Run]) -> None:
-    """One-line ValueError if ``out`` exists (without ``force``), is a file, or would replace a run folder."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} exists and is not a folder")
-    if out.exists() and not force:
-        raise ValueError(f"report folder {out} already exists; pass --force to replace it")
-    target = out.resolve()
+def check_out(out: Path, force: bool, runs: Sequence[Run]) -> Path:
+    """The absolute report folder to write (:func:`folders.check_target`), or a one-line ValueError;
+    also refused: a folder that is, or holds, one of the run folders."""
+    target = folders.check_target(out, force=force, kind="report")
     for run in runs:
         path = run.path.resolve()
         if path == target or target in path.parents:
             raise ValueError(f"--out {out} would replace run folder {run.path}; choose another folder")
+    return target
 
 
-def prepare(paths: Sequence[Path], out: Path, force: bool) -> list[Group]:
-    """Load and group the run folders and check ``out``: everything that can reject the input."""
+def check_memory(groups: Sequence[Group], n_resamples: int) -> None:
+    """Refuse a bootstrap that cannot fit in memory: resamples x seeds numbers per row."""
+    from pgrad.sizes import check_fits
+
+    seeds = max(len(g.seeds) for g in groups)
+    check_fits(f"--resamples {n_resamples:,} over {seeds} seeds", 4 * n_resamples * seeds * 8,
+               "; lower --resamples")
+
+
+def prepare(paths: Sequence[Path], out: Path, force: bool,
+            n_resamples: int = RESAMPLES) -> tuple[list[Group], Path]:
+    """Load and group the run folders and check ``out`` and the bootstrap's memory: everything that
+    can reject the input. Returns the groups and the absolute report folder."""
     runs = [load_run(Path(p)) for p in paths]
     groups = group_runs(runs)
-    check_out(out, force, runs)
-    return groups
+    target = check_out(out, force, runs)
+    check_memory(groups, n_resamples)
+    return groups, target
 
 
 def summarize(groups: Sequence[Group], rng: np.random.Generator, *,
@@ -264,7 +283,8 @@ def markdown(rows: Sequence[dict], *, seed: int, n_resamples: int = RESAMPLES,
         f"{pct} CI: percentile bootstrap over seeds, resampled with replacement within each task "
         f"(stratified; rliable's method, Agarwal et al. 2021), {n_resamples:,} resamples, seed {seed}. "
         "Wall time: summary.json `wall_seconds`, summed over a row's run folders. Env steps: training "
-        "environment steps, the sum over seeds of the episode lengths in metrics.csv.",
+        "environment steps summed over seeds: summary.json `env_steps` (every step taken), else the "
+        "episode lengths in metrics.csv.",
     ]
     if figure:
         lines += ["", f"![learning curves: IQM over seeds of the moving-mean return]({figure})"]
@@ -328,7 +348,11 @@ def figure(groups: Sequence[Group], path: Path, rng: np.random.Generator) -> Pat
         ax.set_xlabel("environment steps" if use_steps else "episodes")
         ax.set_ylabel(f"return, mean of last {windows[0]} episodes" if len(windows) == 1
                       else "return, moving mean")
-        ax.legend(loc="lower right", fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="lower right", fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "no episode finished during training", ha="center", va="center",
+                    transform=ax.transAxes)
         ax.grid(alpha=0.3)
     fig.suptitle(f"IQM over seeds with {CONFIDENCE:.0%} bootstrap band", fontsize=10)
     fig.tight_layout()
@@ -336,9 +360,9 @@ def figure(groups: Sequence[Group], path: Path, rng: np.random.Generator) -> Pat
     return Path(path)
 
 
-def write_report(groups: Sequence[Group], out: Path, *, seed: int = 0, n_resamples: int = RESAMPLES,
-                 force: bool = False) -> str:
-    """Write report.md, report.png and report.json into ``out``, whole or not at all; returns the markdown.
+def write_report(groups: Sequence[Group], out: Path, *, seed: int = 0, n_resamples: int = RESAMPLES) -> str:
+    """Write report.md, report.png and report.json into ``out`` (checked by :func:`prepare`), whole
+    or not at all; returns the markdown.
 
     All randomness (the bootstrap) comes from ``numpy.random.default_rng(seed)``.
     """
@@ -346,10 +370,9 @@ def write_report(groups: Sequence[Group], out: Path, *, seed: int = 0, n_resampl
     rng = np.random.default_rng(seed)
     rows = summarize(groups, rng, n_resamples=n_resamples)
     text = markdown(rows, seed=seed, n_resamples=n_resamples)
-    with written_whole(out) as tmp:
+    with folders.written_whole(out, "report") as tmp:
         (tmp / "report.md").write_text(text)
-        (tmp / "report.json").write_text(json.dumps(
-            {"confidence": CONFIDENCE, "resamples": n_resamples, "seed": seed, "rows": rows},
-            indent=2, allow_nan=False) + "\n")
+        (tmp / "report.json").write_text(folders.dumps(
+            {"confidence": CONFIDENCE, "resamples": n_resamples, "seed": seed, "rows": rows}))
         figure(groups, tmp / "report.png", rng)
     return text

@@ -8,6 +8,7 @@ beside other seeds.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -276,20 +277,32 @@ def _dynamics_spec(dynamics: Dynamics) -> EnvSpec:
                    action_low=tuple(low), action_high=tuple(high))
 
 
-def _make_gym_vec(env_id: str, num_envs: int):
+def check_time_limit(time_limit: int) -> int:
+    """``time_limit`` if it is a positive integer (a number of steps), else a one-line ValueError."""
+    if isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Integral) or time_limit < 1:
+        raise ValueError(f"time_limit must be a positive integer, got {time_limit!r}")
+    return int(time_limit)
+
+
+def _make_gym_vec(env_id: str, num_envs: int, time_limit: int | None = None):
     """gymnasium.make_vec(env_id) with same-step autoreset: the step that ends an episode returns
-    the first observation of the next one and the true final observation in info["final_obs"]."""
+    the first observation of the next one and the true final observation in info["final_obs"].
+    ``time_limit`` caps the episodes of an env without a time limit of its own (its spec's
+    max_episode_steps is None); an env with one keeps it."""
     import gymnasium
     from gymnasium.vector import AutoresetMode
 
+    from pgrad.envs import gym_spec
+
+    own_limit = gym_spec(env_id).max_episode_steps  # unknown ids: a one-line ValueError
+    cap = {}
+    if time_limit is not None and own_limit is None:
+        cap = {"max_episode_steps": check_time_limit(time_limit)}
     try:
         return gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
-                                  vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP})
-    except gymnasium.error.Error as e:
-        from pgrad.envs import DYNAMICS
-
-        raise ValueError(f"unknown env {env_id!r}: not one of pgrad's ({', '.join(sorted(DYNAMICS))}) "
-                         f"and Gymnasium says: {str(e).splitlines()[0]}") from None
+                                  vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **cap)
+    except gymnasium.error.Error as e:  # e.g. a missing optional dependency
+        raise ValueError(f"env {env_id!r}: Gymnasium says: {str(e).splitlines()[0]}") from None
 
 
 def env_spec(env_id: str) -> EnvSpec:
@@ -443,17 +456,19 @@ class GymSegments:
     at once. The step that ends an episode keeps the true final observation
     (``info["final_obs"]``) in next_obs; the reset observation starts the next step, so no
     reset transition is ever recorded. Seed s seeds its environments and draws its action
-    noise from its own generator.
+    noise from its own generator. ``time_limit`` caps the episodes of envs without a time
+    limit of their own (:func:`_make_gym_vec`).
     """
 
-    def __init__(self, env_id: str, num_envs: int, rngs: Sequence[np.random.Generator]):
+    def __init__(self, env_id: str, num_envs: int, rngs: Sequence[np.random.Generator], *,
+                 time_limit: int | None = None):
         if num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs}")
         self.rngs, self.num_envs = list(rngs), num_envs
         self.envs = []
         try:
             for _ in self.rngs:
-                self.envs.append(_make_gym_vec(env_id, num_envs))
+                self.envs.append(_make_gym_vec(env_id, num_envs, time_limit))
             first = self.envs[0]
             self.spec = check_spaces(env_id, first.single_observation_space, first.single_action_space)
             self._obs_space = first.single_observation_space
@@ -514,27 +529,29 @@ class GymSegments:
 
 
 def make_segments(env_id: str, num_envs: int, rngs: Sequence[np.random.Generator], *,
-                  dtype=np.float64) -> DynamicsSegments | GymSegments:
+                  dtype=np.float64, time_limit: int | None = None) -> DynamicsSegments | GymSegments:
     """A segment sampler for ``env_id``: pgrad's fused dynamics when pgrad implements the id,
-    else Gymnasium's own vector environments (spaces checked up front)."""
+    else Gymnasium's own vector environments (spaces checked up front), their episodes capped at
+    ``time_limit`` steps where the env has no time limit of its own."""
     dynamics = _pgrad_dynamics(env_id)
     if dynamics is not None:
         return DynamicsSegments(dynamics, num_envs, rngs, dtype=dtype)
-    return GymSegments(env_id, num_envs, rngs)
+    return GymSegments(env_id, num_envs, rngs, time_limit=time_limit)
 
 
 def evaluate_env(env_id: str, policy: Policy, theta: np.ndarray, rngs: Sequence[np.random.Generator],
-                 num_episodes: int, *, greedy: bool = False) -> np.ndarray:
+                 num_episodes: int, *, greedy: bool = False, time_limit: int | None = None) -> np.ndarray:
     """Undiscounted returns of ``num_episodes`` fresh episodes per seed under theta [S, d]: [S, E].
 
     pgrad's own dynamics run the fused :func:`evaluate`; any other id runs ``num_episodes``
-    Gymnasium environments per seed until each has finished its first episode. ``greedy``
-    takes ``policy.mode`` instead of sampling.
+    Gymnasium environments per seed until each has finished its first episode, which ends
+    after ``time_limit`` steps where the env has no time limit of its own. ``greedy`` takes
+    ``policy.mode`` instead of sampling.
     """
     dynamics = _pgrad_dynamics(env_id)
     if dynamics is not None:
         return evaluate(dynamics, policy, theta, rngs, num_episodes, greedy=greedy)
-    sampler = GymSegments(env_id, num_episodes, rngs)
+    sampler = GymSegments(env_id, num_episodes, rngs, time_limit=time_limit)
     try:
         S, E = len(rngs), num_episodes
         returns = np.full((S, E), np.nan)

@@ -1,35 +1,42 @@
 """The run folder: config.json, metrics.csv, theta.npy, summary.json and learning_curve.png
-(A2C and PPO add value.npy and updates.csv).
+(A2C and PPO add value.npy and updates.csv), and pgrad's marker ``.pgrad``.
 
-A run folder is written whole or not at all: everything goes into a temporary sibling
-folder that is renamed into place at the end.
+A run folder is written whole or not at all, and replaces only a run folder pgrad wrote
+(:mod:`pgrad.folders`). :func:`read_run` checks a folder before anything uses it: every file,
+type, shape and number, each problem a one-line ValueError naming the file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
-import json
 import os
-import shutil
-import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from pgrad import __version__
-from pgrad.config import solve_threshold
+from pgrad import algorithms, folders
+from pgrad.config import from_dict, solve_threshold
 
 METRICS_FIELDS = ("seed", "episode", "return", "length", "update", "wall_seconds")
+STATUSES = ("solved", "budget", "diverged", "interrupted")
+"""A seed's status in summary.json: it reached the solve threshold, used its budget, stopped
+because its numbers became non-finite, or was still training when the run was interrupted."""
+ROW_BYTES = 64
+"""Roughly the bytes of one metrics.csv row (for the free-space check)."""
 
 
-def check_out_dir(out: Path, force: bool) -> None:
-    """Raise a one-line ValueError if ``out`` exists (and is not to be replaced) or is a file."""
-    if out.exists() and not force:
-        raise ValueError(f"run folder {out} already exists; pass --force to replace it")
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} exists and is not a folder")
+def default_out(root: str = "runs") -> Path:
+    """``runs/<YYYYmmdd-HHMMSS>-<pid>``: unique for runs started in the same second."""
+    return Path(root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+
+
+def check_out_dir(out: Path, force: bool, needed_bytes: int = 0) -> Path:
+    """The absolute run folder to write, or a one-line ValueError (:func:`folders.check_target`)."""
+    return folders.check_target(out, force=force, kind="run", needed_bytes=needed_bytes)
 
 
 def metrics_rows(seeds, episodes) -> list[tuple]:
@@ -48,6 +55,12 @@ def per_seed(values, several: bool):
     return values if several else values[0]
 
 
+def seed_status(result) -> list[str]:
+    """Each seed's status (STATUSES) from a training result."""
+    return ["diverged" if d else "solved" if s else "budget"
+            for s, d in zip(result.solved, result.diverged, strict=True)]
+
+
 def write_updates(path: Path, updates: list[dict]) -> None:
     """updates.csv: the metrics of every update (approx_kl, clip_fraction, explained_variance, ...,
     as the logger received them), ``seeds`` written as the number of seeds still training."""
@@ -59,36 +72,17 @@ def write_updates(path: Path, updates: list[dict]) -> None:
             writer.writerow([len(u[k]) if k == "seeds" else u.get(k, "") for k in fields])
 
 
-@contextlib.contextmanager
-def written_whole(out: Path):
-    """Yield a temporary sibling folder of ``out``; on success it replaces ``out`` (renamed into
-    place), on any error it is removed: a folder is written whole or not at all."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        yield tmp
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.ndarray,
               eval_greedy_returns: np.ndarray, force: bool = False) -> Path:
     """Write the complete run folder for a finished training run; returns its path."""
     from pgrad.plotting import learning_curve
 
-    out = Path(out)
-    check_out_dir(out, force)
-    with written_whole(out) as tmp:
+    target = check_out_dir(out, force)
+    with folders.written_whole(target, "run") as tmp:
         several = len(seeds) > 1
-        (tmp / "config.json").write_text(json.dumps(
+        (tmp / "config.json").write_text(folders.dumps(
             {"algo": algo, "config": dataclasses.asdict(config), "seeds": list(seeds),
-             "pgrad_version": __version__}, indent=2) + "\n")
+             **folders.provenance()}))
         rows = metrics_rows(seeds, result.episodes)
         with open(tmp / "metrics.csv", "w", newline="") as f:
             writer = csv.writer(f)
@@ -99,11 +93,16 @@ def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.n
             np.save(tmp / "value.npy", result.value_params, allow_pickle=False)
         if getattr(result, "updates", None):  # actor-critic: one row of diagnostics per update
             write_updates(tmp / "updates.csv", result.updates)
+        steps = getattr(result, "steps", None)
+        if steps is None:  # REINFORCE: every episode finishes, so its steps are the lengths
+            steps = [int(t["length"].sum()) for t in result.episodes]
         summary = {
+            "status": per_seed(seed_status(result), several),
             "solved": per_seed(result.solved, several),
             "solved_at_episode": per_seed(
                 [int(e) if e >= 0 else None for e in result.solved_at_episode], several),
             "episodes": per_seed([len(t["return"]) for t in result.episodes], several),
+            "env_steps": per_seed([int(n) for n in steps], several),
             "wall_seconds": round(result.wall_seconds, 6),
             "final_eval_mean": per_seed(eval_returns.mean(axis=1), several),
             "final_eval_greedy_mean": per_seed(eval_greedy_returns.mean(axis=1), several),
@@ -112,22 +111,114 @@ def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.n
         if hasattr(result, "solved_at_step"):  # actor-critic: environment steps
             summary["solved_at_step"] = per_seed([int(e) if e >= 0 else None for e in result.solved_at_step],
                                                  several)
-            summary["env_steps"] = per_seed([int(n) for n in result.steps], several)
         if several:
             summary |= {"seeds": list(seeds), "num_solved": int(np.sum(result.solved)),
                         "final_eval_mean_over_seeds": float(eval_returns.mean())}
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (tmp / "summary.json").write_text(folders.dumps(summary))
         learning_curve(rows, solve_threshold(config), config.solve_window, tmp / "learning_curve.png")
-    return out
+    return target
 
 
-def read_run(run_dir: Path) -> tuple[dict, np.ndarray, list[dict]]:
-    """(config.json as a dict, theta [S, d], metrics rows as dicts) of a run folder."""
+@dataclass(frozen=True)
+class RunFolder:
+    """A checked run folder: the algorithm, its config, the seeds, theta [S, d] (finite, of the
+    policy's shape) and the metrics rows (dicts with at least seed and return)."""
+
+    path: Path
+    algo: str
+    config: Any
+    seeds: list[int]
+    theta: np.ndarray
+    rows: list[dict]
+
+    @property
+    def module(self):
+        return algorithms.module(self.algo)
+
+
+def _bad(path: Path, why: str) -> ValueError:
+    return ValueError(f"{path}: {why}")
+
+
+def read_seeds(path: Path, seeds: Any) -> list[int]:
+    """config.json's seeds: a non-empty list of distinct non-negative integers."""
+    if (not isinstance(seeds, list) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
+        raise _bad(path, "seeds must be a non-empty list of non-negative integers")
+    if len(set(seeds)) != len(seeds):
+        raise _bad(path, "seeds repeat a seed")
+    return seeds
+
+
+def read_theta(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """theta.npy: a plain float array of ``shape`` (no pickle), every number finite."""
+    if path.is_symlink() or not path.is_file():
+        raise _bad(path, "missing, or not a regular file")
+    try:
+        theta = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise _bad(path, f"not a numpy .npy array ({str(e).splitlines()[0] if str(e) else 'unreadable'})") \
+            from None
+    if not isinstance(theta, np.ndarray):
+        theta.close()
+        raise _bad(path, "is an .npz archive, not an .npy array")
+    if theta.dtype.kind != "f":
+        raise _bad(path, f"must hold floats, holds {theta.dtype}")
+    if theta.shape != shape:
+        raise _bad(path, f"has shape {theta.shape}; the config's policy needs {shape}")
+    if not np.isfinite(theta).all():
+        bad = np.flatnonzero(~np.isfinite(theta).all(axis=1))
+        raise _bad(path, f"holds non-finite parameters (seed rows {', '.join(map(str, bad[:5]))}); "
+                   "pgrad will not evaluate a diverged policy")
+    return theta
+
+
+def read_metrics(path: Path, seeds: list[int]) -> list[dict]:
+    """metrics.csv: rows with a seed of the run and a numeric return."""
+    if path.is_symlink() or not path.is_file():
+        raise _bad(path, "missing, or not a regular file")
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise _bad(path, f"unreadable CSV ({folders.fs_error(e) if isinstance(e, OSError) else e})") from None
+    known = set(map(str, seeds))
+    for i, row in enumerate(rows, start=2):
+        try:
+            if row.get("seed") not in known:
+                raise ValueError(f"seed {row.get('seed')!r} is not one of the run's seeds")
+            float(row["return"])
+        except (KeyError, TypeError, ValueError) as e:
+            why = "no return column" if isinstance(e, KeyError | TypeError) else str(e)
+            raise _bad(path, f"line {i}: {why}") from None
+    return rows
+
+
+def read_run(run_dir: Path) -> RunFolder:
+    """Check and read a run folder; a one-line ValueError names the file and the problem."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
+    if not run_dir.is_dir():
+        raise ValueError(f"{run_dir} is not a folder")
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
         raise ValueError(f"{run_dir} is not a pgrad run folder (no config.json)")
-    meta = json.loads((run_dir / "config.json").read_text())
-    theta = np.load(run_dir / "theta.npy", allow_pickle=False)
-    with open(run_dir / "metrics.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    return meta, theta, rows
+    meta = folders.read_json(config_path)
+    if not isinstance(meta, dict):
+        raise _bad(config_path, f"must be a JSON object, is a {type(meta).__name__}")
+    if "algo" not in meta or "config" not in meta or "seeds" not in meta:
+        raise _bad(config_path, "needs the keys algo, config and seeds")
+    algo = meta["algo"]
+    if not isinstance(algo, str) or algo not in algorithms.ALGORITHMS:
+        accepted = ", ".join(sorted(algorithms.ALGORITHMS))
+        raise _bad(config_path, f"unknown algo {algo!r}; accepted: {accepted}")
+    try:
+        config = from_dict(algorithms.config_class(algo), meta["config"])
+    except (ValueError, TypeError) as e:
+        raise _bad(config_path, str(e).splitlines()[0]) from None
+    seeds = read_seeds(config_path, meta["seeds"])
+    from pgrad.rollout import env_spec
+
+    policy = algorithms.module(algo).make_policy(config, env_spec(config.env_id))
+    theta = read_theta(run_dir / "theta.npy", (len(seeds), policy.dim))
+    rows = read_metrics(run_dir / "metrics.csv", seeds)
+    return RunFolder(run_dir, algo, config, seeds, theta, rows)

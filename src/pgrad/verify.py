@@ -93,6 +93,14 @@ def default_cases(rng: np.random.Generator) -> list[Case]:
     ]
 
 
+def memory_bytes(num_batches: int, num_episodes: int) -> int:
+    """About the memory ``verify`` needs (bytes): one chunk's rollout at cart-pole's horizon, the
+    longest of the cases (observations, scores [T, M, K, d] and weights), and every estimate [M, d]."""
+    episodes = min(num_batches, CHUNK) * num_episodes
+    horizon, d = CARTPOLE.max_episode_steps, 16
+    return 2 * (episodes * horizon * 8 * (2 * d + 8) + num_batches * d * 8 * len(ESTIMATORS))
+
+
 def sample_estimates(case: Case, num_batches: int, num_episodes: int,
                      seed: np.random.SeedSequence | int) -> dict[tuple[str, str], np.ndarray]:
     """M = num_batches independent estimates of every estimator: {(weighting, baseline): [M, d]}.
@@ -100,8 +108,9 @@ def sample_estimates(case: Case, num_batches: int, num_episodes: int,
     Batch m (K = num_episodes episodes) runs as seed m of one lockstep rollout, with its own
     generator spawned from ``seed``; every estimator is computed from the same M batches.
     """
-    if num_batches < 2 or num_episodes < 1:
-        raise ValueError(f"need at least 2 batches of 1 episode, got {num_batches} and {num_episodes}")
+    if num_batches < 2 or num_episodes < 2:
+        raise ValueError(f"need at least 2 batches of 2 episodes (the leave-one-out baselines), got "
+                         f"{num_batches} and {num_episodes}")
     seeds = np.random.SeedSequence(seed) if isinstance(seed, int) else seed
     rngs = [np.random.default_rng(s) for s in seeds.spawn(num_batches)]
     parts = []
@@ -206,7 +215,7 @@ def verify(num_batches: int = DEFAULT_BATCHES, num_episodes: int = DEFAULT_EPISO
     """Run every estimator on every case (``default_cases`` built from ``seed``): the rows.
 
     M = num_batches independent batches of K = num_episodes episodes per case; a one-line
-    ValueError for M < 2, K < 1 or a negative seed.
+    ValueError for M < 2, K < 2 or a negative seed.
     """
     if seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")

@@ -24,7 +24,7 @@ import numpy as np
 
 from pgrad import estimators
 from pgrad.config import solve_threshold
-from pgrad.optim import Adam, clip_grad_norm, linear_decay, put, take
+from pgrad.optim import Adam, clip_grad_norm, finite_rows, linear_decay, put, take
 from pgrad.policies import SoftmaxLinearPolicy
 from pgrad.policies.gaussian import LOG_2PI, GaussianLinearPolicy
 from pgrad.policies.mlp import TORCH_HINT, MLPCategoricalPolicy, MLPGaussianPolicy, require_torch
@@ -33,6 +33,8 @@ from pgrad.rollout import EnvSpec, Segment, env_spec, evaluate_env, make_segment
 from pgrad.values import LinearValue, MLPValue
 
 POLICIES = ("linear", "mlp")
+LOG_STD_BOUND = 20.0
+"""init_log_std must lie in [-20, 20]: sigma from 2e-9 to 5e8."""
 LR_SCHEDULES = ("constant", "linear")
 
 
@@ -42,6 +44,9 @@ def check_config(config) -> None:
         raise ValueError(f"gamma must be in [0, 1], got {config.gamma}")
     if not 0.0 <= config.gae_lambda <= 1.0:
         raise ValueError(f"gae_lambda must be in [0, 1], got {config.gae_lambda}")
+    if not -LOG_STD_BOUND <= config.init_log_std <= LOG_STD_BOUND:
+        raise ValueError(f"init_log_std must be in [-{LOG_STD_BOUND:g}, {LOG_STD_BOUND:g}] (sigma = "
+                         f"exp(init_log_std) must be a usable float), got {config.init_log_std}")
     for name in ("lr", "mlp_lr", "max_grad_norm", "value_ridge"):
         if not getattr(config, name) > 0:
             raise ValueError(f"{name} must be positive, got {getattr(config, name)}")
@@ -350,7 +355,8 @@ class ActorCriticResult:
     """What A2C and PPO training returns. Per seed (axis 0): final theta [S, d] and value
     parameters [S, F], solved flags, the episode count and environment steps when solved (-1
     if not), environment steps taken, and episode records (return, length, update, wall);
-    ``updates``: the metrics of every update (the dicts the logger received)."""
+    ``updates``: the metrics of every update (the dicts the logger received); ``diverged``: the
+    seeds whose numbers became non-finite (their parameters are the last finite ones)."""
 
     seeds: tuple[int, ...]
     theta: np.ndarray
@@ -362,6 +368,7 @@ class ActorCriticResult:
     episodes: list[dict[str, np.ndarray]]
     wall_seconds: float
     updates: list[dict]
+    diverged: np.ndarray
 
 
 class EpisodeLog:
@@ -380,6 +387,7 @@ class EpisodeLog:
         self.steps = np.zeros(S, np.int64)
         self.solved_at_episode = np.full(S, -1)
         self.solved_at_step = np.full(S, -1)
+        self.diverged = np.zeros(S, bool)
         self.updates: list[dict] = []
         self.start = time.perf_counter()
 
@@ -419,6 +427,10 @@ class EpisodeLog:
             "wall": wall,
         }
 
+    def diverge(self, idx: np.ndarray) -> None:
+        """Stop the seeds ``idx``: their numbers became non-finite."""
+        self.diverged[idx], self.active[idx] = True, False
+
     def log(self, metrics: dict, logger: Logger) -> None:
         """Keep this update's metrics and pass them to the logger."""
         self.updates.append(metrics)
@@ -428,7 +440,8 @@ class EpisodeLog:
     def result(self, theta: np.ndarray, value_params: np.ndarray) -> ActorCriticResult:
         return ActorCriticResult(self.seeds, theta, value_params, self.solved_at_episode >= 0,
                                  self.solved_at_episode, self.solved_at_step, self.steps.copy(),
-                                 [_episode_table(r) for r in self.records], self.wall, self.updates)
+                                 [_episode_table(r) for r in self.records], self.wall, self.updates,
+                                 self.diverged.copy())
 
 
 def _episode_table(records: list[tuple]) -> dict[str, np.ndarray]:
@@ -446,7 +459,8 @@ def evaluate(config, theta: np.ndarray, seeds: Sequence[int], num_episodes: int,
     """Returns of ``num_episodes`` fresh episodes per seed [S, E] from each seed's evaluation stream."""
     policy = make_policy(config)
     rngs = [seed_streams(s)[1] for s in seeds]
-    return evaluate_env(config.env_id, policy, theta, rngs, num_episodes, greedy=greedy)
+    return evaluate_env(config.env_id, policy, theta, rngs, num_episodes, greedy=greedy,
+                        time_limit=config.time_limit)
 
 
 Logger = Callable[[dict], None] | None
@@ -462,7 +476,7 @@ def train(config, seeds: Sequence[int], logger: Logger, ascend: Ascend, *,
     sample a segment, estimate advantages (GAE), ascend (the algorithm's ``ascend``), refit V, log.
     ``old_log_prob``: keep log pi_old of the samples (PPO's ratio needs it)."""
     rngs = [seed_streams(s)[0] for s in seeds]
-    sampler = make_segments(config.env_id, config.num_envs, rngs)
+    sampler = make_segments(config.env_id, config.num_envs, rngs, time_limit=config.time_limit)
     agent = make_agent(config, sampler.spec)
     params, w = init_params(agent, rngs)  # MLP: params = (theta, w), trained together
     opt_state = Adam(config.lr).init(params)
@@ -480,10 +494,14 @@ def train(config, seeds: Sequence[int], logger: Logger, ascend: Ascend, *,
                 data = estimate(agent, config, params[idx], w[idx], segment,           # estimate
                                 old_log_prob=old_log_prob)
                 lr = learning_rate(config, log.steps[idx[0]] - config.batch_size)
-                params[idx], part, diagnostics = ascend(                               # ascend
+                step, part, diagnostics = ascend(                                     # ascend
                     agent, config, params[idx], take(opt_state, idx), data, [rngs[i] for i in idx], lr)
-                put(opt_state, idx, part)
-                w[idx] = fit_value(agent, config, params[idx], w[idx], data)
+                fit = fit_value(agent, config, step, w[idx], data)
+                ok = finite_rows(step, fit, data.ret, *part)  # non-finite: the seed stops as it was
+                log.diverge(idx[~ok])
+                idx = idx[ok]
+                params[idx], w[idx] = step[ok], fit[ok]
+                put(opt_state, idx, tuple(x[ok] for x in part))
                 metrics |= diagnostics | value_diagnostics(data) | {"lr": lr}
             log.log(metrics, logger)
             update += 1

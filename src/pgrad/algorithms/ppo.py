@@ -24,8 +24,9 @@ import numpy as np
 
 from pgrad import estimators
 from pgrad.algorithms import actor_critic as ac
-from pgrad.config import check_choices, param
+from pgrad.config import check_choices, param, solve_threshold_field
 from pgrad.optim import Adam
+from pgrad.rollout import check_time_limit
 from pgrad.values import VALUE_FEATURES
 
 make_policy = ac.make_policy
@@ -82,14 +83,15 @@ class PPOConfig:
     depth: int = param(2, "MLP hidden layers")
     init_log_std: float = param(0.0, "initial log standard deviation of Gaussian policies")
     max_steps: int = param(200_000, "stop a seed after this many environment steps")
-    solve_threshold: float | None = param(
-        None, "solved when the mean return of the last window reaches this (default: the env's "
-        "Gymnasium reward_threshold, 475 for CartPole-v1)")
+    time_limit: int = param(1000, "cap on episode length (steps) for environments without a time limit "
+                            "of their own; environments with one keep theirs")
+    solve_threshold: float | None = solve_threshold_field()
     solve_window: int = param(100, "finished episodes in the moving mean")
     eval_episodes: int = param(100, "episodes for the final evaluation")
 
     def __post_init__(self):
         check_choices(self)
+        check_time_limit(self.time_limit)
         for name in ("epochs", "minibatch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from pgrad import estimators
-from pgrad.config import check_choices, param, solve_threshold
+from pgrad.config import check_choices, param, solve_threshold, solve_threshold_field
 from pgrad.envs import DYNAMICS, get_dynamics
-from pgrad.optim import OPTIMIZERS, put, take
+from pgrad.optim import OPTIMIZERS, finite_rows, put, take
 from pgrad.policies import LogisticPolicy, SoftmaxLinearPolicy
 from pgrad.returns import WEIGHTINGS
 from pgrad.rollout import Workspace, rollout, seed_streams, split_seeds
@@ -36,8 +36,9 @@ class ReinforceConfig:
     steps to solve CartPole-v1 with 20 of 20 seeds solved.
     """
 
-    env_id: str = param("CartPole-v1", "environment id (discrete actions)",
-                        tuple(k for k, d in DYNAMICS.items() if d.num_actions >= 2))
+    env_id: str = param("CartPole-v1", "environment: one of pgrad's own dynamics with discrete actions ("
+                        + ", ".join(k for k, d in DYNAMICS.items() if d.discrete) + "), plain, pgrad/ "
+                        "or module: prefixed")
     episodes_per_update: int = param(100, "K, episodes sampled per gradient step")
     gamma: float = param(1.0, "discount factor gamma in [0, 1]")
     weighting: str = param("reward_to_go", "weight on grad log pi", tuple(WEIGHTINGS))
@@ -48,15 +49,20 @@ class ReinforceConfig:
     lr: float = param(2.0, "learning rate alpha")
     bias: bool = param(False, "add a bias feature to the logistic policy")
     max_episodes: int = param(5000, "stop a seed after this many training episodes")
-    solve_threshold: float | None = param(
-        None, "solved when the mean return of the last window reaches this (default: the env's "
-        "Gymnasium reward_threshold, 475 for CartPole-v1)")
+    solve_threshold: float | None = solve_threshold_field()
     solve_window: int = param(100, "episodes in the moving mean")
     eval_episodes: int = param(100, "episodes for the final evaluation")
     float32: bool = param(False, "fast single-precision rollouts")
 
     def __post_init__(self):
         check_choices(self)
+        try:
+            discrete = get_dynamics(self.env_id).discrete
+        except ValueError:
+            discrete = False
+        if not discrete:
+            raise ValueError(f"unknown env_id {self.env_id!r}; accepted: "
+                             f"{', '.join(k for k, d in DYNAMICS.items() if d.discrete)}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
         if not self.lr > 0:
@@ -72,8 +78,9 @@ class ReinforceConfig:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What training returns. Per seed (axis 0): final theta [S, d], solved flags, the
-    episode count when solved (-1 if not), and episode records (return, length, update, wall)."""
+    """What training returns. Per seed (axis 0): final theta [S, d] (a diverged seed's last
+    finite one), solved flags, the episode count when solved (-1 if not), episode records
+    (return, length, update, wall), and diverged flags (the seed's numbers became non-finite)."""
 
     seeds: tuple[int, ...]
     theta: np.ndarray
@@ -81,6 +88,7 @@ class TrainResult:
     solved_at_episode: np.ndarray
     episodes: list[dict[str, np.ndarray]]
     wall_seconds: float
+    diverged: np.ndarray
 
 
 def make_policy(config: ReinforceConfig, dynamics) -> LogisticPolicy | SoftmaxLinearPolicy:
@@ -102,7 +110,7 @@ def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
     opt_state = optimizer.init(theta)
     records: list[list[tuple]] = [[] for _ in seeds]  # per update: (returns, lengths, update, wall)
     solved_at = np.full(S, -1)
-    active = np.ones(S, bool)
+    active, diverged = np.ones(S, bool), np.zeros(S, bool)
     workspace = Workspace()
     value = LinearValue(dynamics.obs_dim + 1)  # the "value" baseline V(s_t, t): features of (s_t, t / H)
     value_params = value.init(S)
@@ -141,11 +149,14 @@ def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
         else:
             grad = estimate(config, policy, theta[idx], batch)
         idx, grad = idx[keep], grad[keep]
-        theta[idx], part = optimizer.step(theta[idx], grad, take(opt_state, idx))  # ascend
-        put(opt_state, idx, part)
+        step, part = optimizer.step(theta[idx], grad, take(opt_state, idx))         # ascend
+        ok = finite_rows(step, grad, *part, value_params[idx])  # non-finite: the seed stops as it was
+        diverged[idx[~ok]], active[idx[~ok]] = True, False
+        theta[idx[ok]] = step[ok]
+        put(opt_state, idx[ok], tuple(x[ok] for x in part))
         update += 1
     return TrainResult(tuple(seeds), theta, solved_at >= 0, solved_at,
-                       [_episode_table(r) for r in records], time.perf_counter() - start)
+                       [_episode_table(r) for r in records], time.perf_counter() - start, diverged)
 
 
 def estimate(config: ReinforceConfig, policy, theta: np.ndarray, batch) -> np.ndarray:

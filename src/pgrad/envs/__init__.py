@@ -6,11 +6,14 @@ MountainCar-v0 (discrete actions), MountainCarContinuous-v0 and Pendulum-v1 (Box
 each bit-exact with Gymnasium's single env. The same functions back the fused rollout
 (:mod:`pgrad.rollout`) and :class:`pgrad.envs.vector.DynamicsVectorEnv`, a
 ``gymnasium.vector.VectorEnv``, which Gymnasium also reaches as ``pgrad/<id>``
-(:func:`register`). Any other Gymnasium id goes through ``gymnasium.make_vec``.
+(:func:`register`). Any other Gymnasium id goes through ``gymnasium.make_vec``. Ids may carry
+Gymnasium's ``module:`` prefix (``pgrad.envs.registration:pgrad/CartPole-v1``): the module is
+imported, and the rest of the id is looked up as without the prefix.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -158,21 +161,43 @@ DYNAMICS: dict[str, Dynamics] = {
 """Environment ids with pure dynamics in pgrad (the fused rollout runs these)."""
 
 
+def _split_module(env_id: str) -> tuple[str | None, str]:
+    """``module:id`` -> (``module``, ``id``), as Gymnasium splits it; an id without ``:`` -> (None, id)."""
+    module, sep, name = env_id.partition(":")
+    return (module, name) if sep else (None, env_id)
+
+
+def _import_module(env_id: str) -> str:
+    """The id without its ``module:`` prefix, after importing that module (Gymnasium's convention:
+    the module registers the id); a one-line ValueError if the import fails."""
+    module, name = _split_module(env_id)
+    if module is not None:
+        try:
+            importlib.import_module(module)
+        except Exception as e:
+            reason = (str(e).splitlines() or [""])[0]
+            raise ValueError(f"env {env_id!r}: cannot import module {module!r} "
+                             f"({type(e).__name__}: {reason})") from None
+    return name
+
+
 def _plain_id(env_id: str) -> str:
-    """``pgrad/Acrobot-v1`` -> ``Acrobot-v1``; other ids unchanged."""
-    prefix = NAMESPACE + "/"
-    return env_id[len(prefix):] if env_id.startswith(prefix) else env_id
+    """``Acrobot-v1``, ``pgrad/Acrobot-v1``, ``module:Acrobot-v1`` and ``module:pgrad/Acrobot-v1``
+    -> ``Acrobot-v1``: the id without its module and ``pgrad/`` prefixes."""
+    return _split_module(env_id)[1].removeprefix(NAMESPACE + "/")
 
 
 def get_dynamics(env_id: str) -> Dynamics:
-    """The pure dynamics for ``env_id`` (plain or ``pgrad/``-namespaced); a one-line
-    ValueError names the accepted ids."""
+    """The pure dynamics for ``env_id`` (plain, ``pgrad/``-namespaced, either behind a ``module:``
+    prefix, whose module must import); a one-line ValueError names the accepted ids."""
     try:
-        return DYNAMICS[_plain_id(env_id)]
+        dynamics = DYNAMICS[_plain_id(env_id)]
     except KeyError:
         raise ValueError(
             f"unknown env {env_id!r}; accepted: {', '.join(DYNAMICS)}"
         ) from None
+    _import_module(env_id)
+    return dynamics
 
 
 REWARD_THRESHOLDS: dict[str, float | None] = {
@@ -183,14 +208,24 @@ REWARD_THRESHOLDS: dict[str, float | None] = {
 kept here so that training pgrad's environments needs no Gymnasium import."""
 
 
-def reward_threshold(env_id: str) -> float | None:
-    """The return at which ``env_id`` counts as solved in Gymnasium's registry (None if none)."""
-    plain = _plain_id(env_id)
-    if plain in REWARD_THRESHOLDS:
-        return REWARD_THRESHOLDS[plain]
+def gym_spec(env_id: str):
+    """Gymnasium's ``EnvSpec`` of ``env_id``, a ``module:id`` looked up after importing the module;
+    a one-line ValueError if the module cannot be imported or Gymnasium does not know the id."""
     import gymnasium
 
-    return gymnasium.spec(env_id).reward_threshold
+    name = _import_module(env_id)
+    try:
+        return gymnasium.spec(name)
+    except gymnasium.error.Error as e:
+        raise ValueError(f"unknown env {env_id!r}: not one of pgrad's ({', '.join(sorted(DYNAMICS))}) "
+                         f"and Gymnasium says: {str(e).splitlines()[0]}") from None
+
+
+def reward_threshold(env_id: str) -> float | None:
+    """The return at which ``env_id`` counts as solved in Gymnasium's registry (None if none)."""
+    if _plain_id(env_id) in DYNAMICS:
+        return REWARD_THRESHOLDS[get_dynamics(env_id).id]
+    return gym_spec(env_id).reward_threshold
 
 
 def register() -> None:
@@ -210,10 +245,10 @@ def register() -> None:
 def make_vec(env_id: str, num_envs: int = 1, *, dtype=np.float64, **kwargs):
     """A ``gymnasium.vector.VectorEnv`` of ``num_envs`` copies of ``env_id``.
 
-    pgrad's own dynamics (``DYNAMICS``, by plain id such as ``Acrobot-v1`` or namespaced
-    ``pgrad/Acrobot-v1``) run as one numpy-vectorised env; ``dtype=np.float32`` selects the
-    fast single-precision mode. Any other id is passed to ``gymnasium.make_vec``. Registers
-    pgrad's ids in Gymnasium on the way (:func:`register`).
+    pgrad's own dynamics (``DYNAMICS``, by plain id such as ``Acrobot-v1``, namespaced
+    ``pgrad/Acrobot-v1``, or either behind a ``module:`` prefix) run as one numpy-vectorised
+    env; ``dtype=np.float32`` selects the fast single-precision mode. Any other id is passed to
+    ``gymnasium.make_vec``. Registers pgrad's ids in Gymnasium on the way (:func:`register`).
     """
     register()
     if _plain_id(env_id) in DYNAMICS:

@@ -11,6 +11,9 @@ from gymnasium.vector.utils import batch_space
 
 from pgrad.envs import Dynamics
 
+RESET_OPTIONS = ("state",)
+"""The keys ``DynamicsVectorEnv.reset(options=...)`` accepts."""
+
 
 class DynamicsVectorEnv(VectorEnv):
     """``num_envs`` copies of one :class:`~pgrad.envs.Dynamics`, stepped as one numpy batch.
@@ -22,9 +25,9 @@ class DynamicsVectorEnv(VectorEnv):
     dynamics and ``[num_envs, m]`` floats (taken as float32, the Box space's dtype) for Box
     dynamics; like Gymnasium's own envs, Box dynamics accept actions outside the Box and
     clip them as the reference does. ``reset(options={"state": array [num_envs, state_dim]})``
-    starts every copy from the given internal states, one row per env as Gymnasium holds
-    it in ``env.unwrapped.state``; the state is held in ``self.state``, component first,
-    shape ``[state_dim, num_envs]``.
+    starts every copy from the given internal states (finite real numbers), one row per env as
+    Gymnasium holds it in ``env.unwrapped.state``; no other option key is accepted. The state
+    is held in ``self.state``, component first, shape ``[state_dim, num_envs]``.
     """
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -80,15 +83,30 @@ class DynamicsVectorEnv(VectorEnv):
             )
         return actions.astype(np.float32, copy=False)
 
+    def _check_state(self, state) -> np.ndarray:
+        """options["state"]: [num_envs, state_dim] finite real numbers -> [state_dim, num_envs] in
+        self.dtype (complex, bool or non-numeric states are refused, never cast)."""
+        state = np.asarray(state)
+        if state.dtype.kind not in "iuf":
+            raise ValueError(f"options['state'] must hold real numbers, got dtype {state.dtype}")
+        expected = (self.num_envs, self.dynamics.state_dim)
+        if state.shape != expected:
+            raise ValueError(f"options['state'] must have shape {expected}, got {state.shape}")
+        with np.errstate(over="ignore"):  # too large for float32: refused as non-finite below
+            state = state.astype(self.dtype)
+        if not np.isfinite(state).all():
+            raise ValueError(f"options['state'] must be finite in {self.dtype}, got NaN or inf")
+        return np.ascontiguousarray(state.T)
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         options = options or {}
+        unknown = [key for key in options if key not in RESET_OPTIONS]
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {', '.join(map(repr, unknown))}; "
+                             f"accepted: {', '.join(RESET_OPTIONS)}")
         if "state" in options:
-            state = np.asarray(options["state"], dtype=self.dtype)
-            expected = (self.num_envs, self.dynamics.state_dim)
-            if state.shape != expected:
-                raise ValueError(f"options['state'] must have shape {expected}, got {state.shape}")
-            self.state = np.ascontiguousarray(state.T)
+            self.state = self._check_state(options["state"])
         else:
             self.state = self._draw_states(self.num_envs)
         self.steps[:] = 0

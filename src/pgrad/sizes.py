@@ -1,0 +1,122 @@
+"""Up-front memory estimates: a request that cannot fit in this machine's memory is refused
+before anything is allocated, with the estimate in the message.
+
+The estimates count the large arrays each piece of pgrad holds at once (bytes, Python ints,
+so that absurd sizes cannot overflow); they are meant to be right within a small factor, not
+exact. Below them, training allocates what it needs as it goes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pgrad.folders import format_bytes
+
+GYM_ENV_BYTES = 64 * 1024
+"""What one Gymnasium environment instance is taken to hold (its state, spaces and wrappers)."""
+SLACK = 2
+"""Temporaries beside the counted arrays."""
+
+
+def machine_memory() -> int:
+    """This machine's physical memory in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_fits(what: str, nbytes: int, hint: str = "") -> None:
+    """A one-line ValueError if ``nbytes`` exceed this machine's memory."""
+    total = machine_memory()
+    if nbytes > total:
+        raise ValueError(f"{what} needs about {format_bytes(nbytes)} of memory; this machine has "
+                         f"{format_bytes(total)}{hint}")
+
+
+def rollout_bytes(num_envs: int, horizon: int, obs_dim: int, params: int, step_draws: int = 0,
+                  itemsize: int = 8) -> int:
+    """The lockstep episodic rollout of ``num_envs`` = S * K episodes of at most ``horizon`` steps:
+    observations, actions, rewards, flags, noise and transition draws per step, and one row of
+    parameters per environment."""
+    per_step = itemsize * obs_dim + 8 + itemsize + 2 + 8 * (1 + step_draws)
+    return SLACK * (horizon * num_envs * per_step + num_envs * params * itemsize)
+
+
+def reinforce_bytes(config: Any, num_seeds: int) -> int:
+    """REINFORCE: the rollout of S * K episodes, the episode records, and the evaluation."""
+    from pgrad.algorithms.reinforce import make_policy
+    from pgrad.envs import get_dynamics
+
+    dynamics = get_dynamics(config.env_id)
+    d = make_policy(config, dynamics).dim
+    itemsize = 4 if config.float32 else 8
+    H, n, q = dynamics.max_episode_steps, dynamics.obs_dim, dynamics.step_draws
+    train = rollout_bytes(num_seeds * config.episodes_per_update, H, n, d, q, itemsize)
+    records = num_seeds * (config.max_episodes + config.episodes_per_update) * 40
+    evaluation = rollout_bytes(num_seeds * config.eval_episodes, H, n, d, q)
+    return max(train + records, evaluation)
+
+
+def actor_critic_bytes(config: Any, num_seeds: int) -> tuple[int, int]:
+    """A2C / PPO: (total, the part that grows with the value features).
+
+    The segment (observations and next observations, actions, rewards, flags), the seed-first
+    copies of the samples, the value features of every sample and the normal equations of the
+    linear fit (F^2 per seed), the parameters with Adam's moments, the MLP activations of a
+    minibatch, the Gymnasium environments (for ids pgrad does not implement) and the evaluation.
+    """
+    from pgrad.algorithms.actor_critic import make_agent
+    from pgrad.envs import get_dynamics
+    from pgrad.rollout import env_spec
+
+    spec = env_spec(config.env_id)
+    agent = make_agent(config, spec)
+    S, N, T, n = num_seeds, config.num_envs, config.num_steps, spec.obs_dim
+    M = N * T
+    F, d = agent.value.dim, agent.policy.dim
+    m = max(spec.action_dim, 1)
+    segment = T * S * N * (2 * 8 * n + 8 * m + 8 + 2) + S * M * (8 * n + 8 * m + 5 * 8)
+    features = 2 * S * M * F * 8 + (0 if agent.mlp else 2 * S * F * F * 8)
+    params = 5 * S * (d + F) * 8
+    batch = getattr(config, "minibatch_size", M)
+    activations = 6 * S * batch * config.hidden * config.depth * 4 if agent.mlp else 0
+    try:
+        dynamics = get_dynamics(config.env_id)
+    except ValueError:
+        dynamics = None
+    envs = 0 if dynamics is not None else S * N * GYM_ENV_BYTES
+    if dynamics is not None:
+        evaluation = rollout_bytes(S * config.eval_episodes, dynamics.max_episode_steps, n, d,
+                                   dynamics.step_draws)
+    else:
+        evaluation = S * config.eval_episodes * (GYM_ENV_BYTES + 8 * (n + d))
+    total = SLACK * (segment + features + params + activations + envs)
+    return max(total, evaluation), SLACK * features
+
+
+def check_training(algo: str, config: Any, num_seeds: int) -> None:
+    """Refuse (one-line ValueError) a training run that cannot fit in this machine's memory."""
+    what = f"training {num_seeds:,} seed{'s' if num_seeds != 1 else ''} of {algo} on {config.env_id}"
+    if algo == "reinforce":
+        check_fits(what, reinforce_bytes(config, num_seeds),
+                   "; lower --seeds, --episodes-per-update, --max-episodes or --eval-episodes")
+        return
+    total, features = actor_critic_bytes(config, num_seeds)
+    hint = "; lower --seeds, --num-envs, --num-steps, --hidden or --eval-episodes"
+    if features * 2 > total:
+        hint = ("; the value features dominate: use --value-features linear (or --policy mlp)"
+                if config.policy == "linear" and config.value_features == "quadratic" else hint)
+    check_fits(what, total, hint)
+
+
+def check_evaluation(config: Any, num_seeds: int, num_episodes: int, policy_dim: int) -> None:
+    """Refuse an evaluation of ``num_episodes`` per seed that cannot fit in memory."""
+    from pgrad.envs import get_dynamics
+
+    try:
+        dynamics = get_dynamics(config.env_id)
+        nbytes = rollout_bytes(num_seeds * num_episodes, dynamics.max_episode_steps, dynamics.obs_dim,
+                               policy_dim, dynamics.step_draws)
+    except ValueError:
+        nbytes = num_seeds * num_episodes * (GYM_ENV_BYTES + 8 * policy_dim)
+    check_fits(f"evaluating {num_episodes:,} episodes of {num_seeds} seed(s)", nbytes,
+               "; lower --episodes")

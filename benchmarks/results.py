@@ -149,8 +149,17 @@ def met(x: float | None, target: float | None) -> str:
     return "n/a" if x is None else ("yes" if x >= target else "**no**")
 
 
-def results_md(rows: dict, missing: dict, args, seconds: float) -> str:
-    """The markdown page: one line per pair, the sources, what was skipped and why."""
+def provenance(out: Path) -> str:
+    """When and from which commit a run folder was written (its config.json's time and commit)."""
+    meta = json.loads((out / "config.json").read_text())
+    written = time.strftime("%Y-%m-%d %H:%M", time.localtime((out / "config.json").stat().st_mtime))
+    commit = meta.get("git_commit")
+    return f"written {written}" + (f" by commit {commit[:10]}" if commit else ", commit not recorded")
+
+
+def results_md(rows: dict, missing: dict, args, seconds: float, reused: dict | None = None) -> str:
+    """The markdown page: one line per pair, the sources, what was skipped and why, and which
+    pairs were reused from earlier run folders rather than trained in this run."""
     extra = f" --baseline {args.reinforce_baseline}"
     lines = [
         "# Results: final returns beside published numbers", "",
@@ -188,6 +197,12 @@ def results_md(rows: dict, missing: dict, args, seconds: float) -> str:
               ""]
     if rows:
         lines += [f"![learning curves]({args.md.with_suffix('.png').name})", ""]
+    if reused:
+        lines += ["Reused, not trained in this run (`--reuse`): the figures of these pairs come from "
+                  "earlier run folders:", ""]
+        lines += [f"- {env_id} / {algo}: `{out}`, {provenance(out)}"
+                  for (env_id, algo), out in reused.items()]
+        lines.append("")
     if missing:
         lines += ["¹ Not run, with pgrad's error:", ""]
         lines += [f"- {env_id} / {algo}: `{why}`" for (env_id, algo), why in missing.items()]
@@ -213,13 +228,13 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     args.runs.mkdir(parents=True, exist_ok=True)
-    done, missing = {}, {}
+    done, missing, reused = {}, {}, {}
     for env_id, algo in PAIRS:
         out = args.runs / f"{env_id}-{algo}"
         extra = ["--baseline", args.reinforce_baseline] if algo == "reinforce" else []
         extra += PAIR_FLAGS.get((env_id, algo), [])
         if args.reuse and (out / "summary.json").is_file():
-            done[(env_id, algo)] = out
+            done[(env_id, algo)] = reused[(env_id, algo)] = out
             continue
         why = train(env_id, algo, args.seeds, out, extra, args.timeout)
         if why is None:
@@ -239,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         by_path = {Path(p): r for r in report["rows"] for p in r["runs"]}
         rows = {pair: by_path[path] for pair, path in done.items()}
         shutil.copyfile(report_dir / "report.png", args.md.with_suffix(".png"))
-    args.md.write_text(results_md(rows, missing, args, time.perf_counter() - start))
+    args.md.write_text(results_md(rows, missing, args, time.perf_counter() - start, reused))
     print(f"wrote {args.md}" + (f" and {args.md.with_suffix('.png')}" if done else ""), file=sys.stderr)
     return 0
 

@@ -34,7 +34,8 @@ def test_logger_and_steps():
     result = train(A2CConfig(**SMALL), (0,), logger=seen.append)
     assert result.steps[0] == 4096 and len(seen) == 4096 // 64
     assert {"entropy", "explained_variance", "value_loss", "lr", "window_mean", "episodes"} <= set(seen[0])
-    assert result.updates == seen
+    assert result.updates == [{("seeds_training" if k == "seeds" else k): (len(v) if k == "seeds" else v)
+                               for k, v in m.items()} for m in seen]  # one table row per update
 
 
 def test_mlp_and_gaussian_agents_run():

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from pgrad import estimators
-from pgrad.algorithms import actor_critic as ac
+from pgrad.algorithms import ac_agent
+from pgrad.algorithms import ac_gradients as ac
 from pgrad.policies import GaussianLinearPolicy, MLPCategoricalPolicy, SoftmaxLinearPolicy
 from pgrad.policies.softmax import log_softmax
 from pgrad.values import MLPValue
@@ -39,7 +40,7 @@ def test_log_softmax_by_action_matches_log_softmax():
 def test_mlp_gradient_is_the_autograd_score_times_the_coefficient():
     pytest.importorskip("torch")
     policy, value = MLPCategoricalPolicy(4, 2, (8,)), MLPValue(4, (8,))
-    agent = ac.Agent(policy, value)
+    agent = ac_agent.Agent(policy, value)
     rngs = [np.random.default_rng(1)]
     params = np.concatenate([policy.init(1, rng=rngs), value.init(1, rng=rngs)], axis=1)
     obs = RNG.normal(size=(1, 6, 4))

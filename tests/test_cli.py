@@ -17,7 +17,8 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--out", str(out), "--eval-episodes", "10"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        ".pgrad", "config.json", "learning_curve.png", "metrics.csv", "summary.json", "theta.npy"]
+        ".pgrad", "config.json", "learning_curve.png", "metrics.csv", "summary.json", "theta.npy",
+        "updates.csv"]
     config = json.loads((out / "config.json").read_text())
     assert config["algo"] == "reinforce" and config["config"]["gamma"] == 1.0
     summary = json.loads((out / "summary.json").read_text())

@@ -251,7 +251,7 @@ def test_actor_critic_seed_that_diverges_stops_and_the_others_go_on():
             params[1] = np.nan
         return params, opt_state, diagnostics
 
-    result = ac.train(config, [0, 1], None, poisoned)
+    result = ac.train("ppo", ac.make_algorithm(poisoned), config, [0, 1])
     assert result.diverged.tolist() == [False, True]
     assert np.isfinite(result.theta).all() and result.steps.tolist() == [4096, config.batch_size]
     alone = ppo.train(config, [0])
@@ -356,7 +356,7 @@ def test_verify_and_report_bad_numbers(capsys, run_dir, argv, fragment):
 def test_eval_of_an_mlp_run_without_torch(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     assert main(["train", *PPO_FAST, "--policy", "mlp", "--max-steps", "1024", "--out", str(out)]) == 0
-    monkeypatch.setattr(ac, "_torch_installed", lambda: False)
+    monkeypatch.setattr(ac, "torch_installed", lambda: False)
     assert main(["eval", str(out)]) == 2
     one_error_line(capsys, 'pip install "pgrad[torch]"')
 

@@ -74,3 +74,27 @@ def solve_threshold_field() -> Any:
     return param(None, "solved when the mean return of the last window reaches this (default: the env's "
                  "Gymnasium reward_threshold, 475 for CartPole-v1; inf: never, train to the budget)",
                  allow_inf=True)
+
+
+def solve_window_field(unit: str = "finished episodes") -> Any:
+    """The ``solve_window`` field every algorithm shares."""
+    return param(100, f"{unit} in the moving mean")
+
+
+def eval_episodes_field() -> Any:
+    """The ``eval_episodes`` field every algorithm shares."""
+    return param(100, "episodes for the final evaluation")
+
+
+def positive_ints(config: Any, *names: str) -> None:
+    """A one-line ValueError unless every field in ``names`` is a positive integer."""
+    for name in names:
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be a positive integer, got {getattr(config, name)}")
+
+
+def redefault(config_cls: type, name: str, default: Any, help: str | None = None) -> Any:
+    """Field ``name`` of ``config_cls`` with another default (and help): for a config that extends
+    another and differs only in the value it starts from."""
+    f = next(f for f in dataclasses.fields(config_cls) if f.name == name)
+    return dataclasses.field(default=default, metadata={**f.metadata, "help": help or f.metadata["help"]})

@@ -16,23 +16,24 @@ Linear policies run in numpy with a seed axis; MLP policies take gradients from 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from pgrad.algorithms import actor_critic as ac
-from pgrad.config import check_choices, param, solve_threshold_field
+from pgrad.algorithms.ac_agent import Agent, make_policy
+from pgrad.algorithms.ac_gradients import ascent_direction, forward
+from pgrad.algorithms.ac_samples import Samples, normalize
 from pgrad.optim import Adam
-from pgrad.rollout import check_time_limit
-from pgrad.values import VALUE_FEATURES
+from pgrad.training.loop import TrainResult
 
-make_policy = ac.make_policy
+__all__ = ["A2CConfig", "ALGORITHM", "a2c_step", "evaluate", "make_policy", "train"]
 evaluate = ac.evaluate
 
 
 @dataclass(frozen=True)
-class A2CConfig:
+class A2CConfig(ac.ActorCriticConfig):
     """A2C with a linear or an MLP policy, on any Gymnasium environment.
 
     The defaults were chosen by measurement on CartPole-v1 (solved: the last 100 training
@@ -52,57 +53,25 @@ class A2CConfig:
       mlp_lr = 0.003; for an MLP on CartPole, PPO is the better choice.
     """
 
-    env_id: str = param("CartPole-v1", "environment: pgrad's own dynamics or any Gymnasium id")
-    policy: str = param("linear", "policy and value function: linear (numpy) or mlp (torch)", ac.POLICIES)
-    num_envs: int = param(16, "N, environments per seed, stepped in lockstep")
-    num_steps: int = param(16, "T, steps per environment in each update (n of the n-step returns)")
-    gamma: float = param(0.99, "discount factor gamma in [0, 1]")
-    gae_lambda: float = param(0.95, "GAE lambda in [0, 1] (1: n-step returns)")
-    ent_coef: float = param(0.0, "entropy bonus coefficient")
-    vf_coef: float = param(0.5, "value-loss coefficient (MLP; the linear value is fitted by least squares)")
-    max_grad_norm: float = param(0.5, "clip each seed's gradient to this Euclidean norm")
-    lr: float = param(0.1, "Adam learning rate of the linear policy")
-    mlp_lr: float = param(0.003, "Adam learning rate of the MLP policy and value function")
-    lr_schedule: str = param("linear", "learning rate: constant, or linear decay to 0 at max_steps",
-                             ac.LR_SCHEDULES)
-    normalize_advantages: bool = param(True, "standardise the advantages of each update")
-    bias: bool = param(False, "bias feature in the linear policy")
-    value_features: str = param("quadratic", "features of the linear value function", VALUE_FEATURES)
-    value_ridge: float = param(1e-3, "ridge of the linear value fit (towards the previous fit)")
-    hidden: int = param(64, "MLP width")
-    depth: int = param(2, "MLP hidden layers")
-    init_log_std: float = param(0.0, "initial log standard deviation of Gaussian policies")
-    max_steps: int = param(300_000, "stop a seed after this many environment steps")
-    time_limit: int = param(1000, "cap on episode length (steps) for environments without a time limit "
-                            "of their own; environments with one keep theirs")
-    solve_threshold: float | None = solve_threshold_field()
-    solve_window: int = param(100, "finished episodes in the moving mean")
-    eval_episodes: int = param(100, "episodes for the final evaluation")
 
-    def __post_init__(self):
-        check_choices(self)
-        check_time_limit(self.time_limit)
-        ac.check_config(self)
-
-    @property
-    def batch_size(self) -> int:
-        """N * T samples per update."""
-        return self.num_envs * self.num_steps
-
-
-def train(config: A2CConfig, seeds: Sequence[int] = (0,), logger: ac.Logger = None) -> ac.ActorCriticResult:
+def train(config: A2CConfig, seeds: Sequence[int] = (0,),
+          logger: Callable[[dict], None] | None = None) -> TrainResult:
     """Train one agent per seed, all seeds in lockstep, each stopping on its own: the
-    actor-critic loop (``actor_critic.train``) with one gradient step per segment."""
-    return ac.train(config, seeds, logger, a2c_step, old_log_prob=False)
+    training loop with one gradient step per segment."""
+    return ac.train("a2c", ALGORITHM, config, seeds, logger)
 
 
-def a2c_step(agent: ac.Agent, config: A2CConfig, params: np.ndarray, opt_state, data: ac.Samples,
+def a2c_step(agent: Agent, config: A2CConfig, params: np.ndarray, opt_state, data: Samples,
              rngs, lr: float):
     """One Adam step along grad J with c_i = A_i (module docstring) on all N * T samples (no
     randomness: ``rngs`` is unused). Returns (params, Adam state, {"entropy": its mean})."""
-    adv = ac.normalize(data.adv) if config.normalize_advantages else data.adv
-    fwd = ac.forward(agent, params, data.obs, data.act)
-    grad, _ = ac.ascent_direction(agent, fwd, adv, data.ret, config.ent_coef, config.vf_coef,
+    adv = normalize(data.adv) if config.normalize_advantages else data.adv
+    fwd = forward(agent, params, data.obs, data.act)
+    grad, _ = ascent_direction(agent, fwd, adv, data.ret, config.ent_coef, config.vf_coef,
                                   config.max_grad_norm)
     entropy = fwd.entropy.detach().numpy() if agent.mlp else fwd.entropy
     return *Adam(lr).step(params, grad, opt_state), {"entropy": float(entropy.mean())}
+
+
+ALGORITHM = ac.make_algorithm(a2c_step, old_log_prob=False)
+"""A2C as the training loop runs it."""

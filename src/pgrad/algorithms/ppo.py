@@ -17,24 +17,27 @@ seeds train in one run, each stopping on its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from pgrad import estimators
 from pgrad.algorithms import actor_critic as ac
-from pgrad.config import check_choices, param, solve_threshold_field
+from pgrad.algorithms.ac_agent import Agent, make_policy
+from pgrad.algorithms.ac_gradients import ascent_direction, forward
+from pgrad.algorithms.ac_samples import Samples, normalize, policy_diagnostics
+from pgrad.config import param, positive_ints, redefault
 from pgrad.optim import Adam
-from pgrad.rollout import check_time_limit
-from pgrad.values import VALUE_FEATURES
+from pgrad.training.loop import TrainResult
 
-make_policy = ac.make_policy
+__all__ = ["ALGORITHM", "PPOConfig", "evaluate", "make_policy", "ppo_epochs", "train"]
 evaluate = ac.evaluate
+Base = ac.ActorCriticConfig
 
 
 @dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(Base):
     """PPO-clip with a linear or an MLP policy, on any Gymnasium environment.
 
     The defaults were chosen by measurement on CartPole-v1 (solved: the last 100 training
@@ -59,62 +62,34 @@ class PPOConfig:
       10 of 10 solved, median 94k steps, every final evaluation 500.0, about 1.7 s per seed.
     """
 
-    env_id: str = param("CartPole-v1", "environment: pgrad's own dynamics or any Gymnasium id")
-    policy: str = param("linear", "policy and value function: linear (numpy) or mlp (torch)", ac.POLICIES)
-    num_envs: int = param(64, "N, environments per seed, stepped in lockstep")
-    num_steps: int = param(16, "T, steps per environment in each update's segment")
+    num_envs: int = redefault(Base, "num_envs", 64)
+    num_steps: int = redefault(Base, "num_steps", 16, "T, steps per environment in each update's segment")
+    mlp_lr: float = redefault(Base, "mlp_lr", 0.01)
+    normalize_advantages: bool = redefault(Base, "normalize_advantages", True,
+                                           "standardise the advantages of each minibatch")
+    max_steps: int = redefault(Base, "max_steps", 200_000)
     epochs: int = param(4, "E, passes over each segment")
     minibatch_size: int = param(512, "B, samples per gradient step (a divisor of N * T)")
-    gamma: float = param(0.99, "discount factor gamma in [0, 1]")
-    gae_lambda: float = param(0.95, "GAE lambda in [0, 1]")
     clip: float = param(0.2, "clip range eps of the probability ratio")
-    ent_coef: float = param(0.0, "entropy bonus coefficient")
-    vf_coef: float = param(0.5, "value-loss coefficient (MLP; the linear value is fitted by least squares)")
-    max_grad_norm: float = param(0.5, "clip each seed's gradient to this Euclidean norm")
-    lr: float = param(0.1, "Adam learning rate of the linear policy")
-    mlp_lr: float = param(0.01, "Adam learning rate of the MLP policy and value function")
-    lr_schedule: str = param("linear", "learning rate: constant, or linear decay to 0 at max_steps",
-                             ac.LR_SCHEDULES)
-    normalize_advantages: bool = param(True, "standardise the advantages of each minibatch")
-    bias: bool = param(False, "bias feature in the linear policy")
-    value_features: str = param("quadratic", "features of the linear value function", VALUE_FEATURES)
-    value_ridge: float = param(1e-3, "ridge of the linear value fit (towards the previous fit)")
-    hidden: int = param(64, "MLP width")
-    depth: int = param(2, "MLP hidden layers")
-    init_log_std: float = param(0.0, "initial log standard deviation of Gaussian policies")
-    max_steps: int = param(200_000, "stop a seed after this many environment steps")
-    time_limit: int = param(1000, "cap on episode length (steps) for environments without a time limit "
-                            "of their own; environments with one keep theirs")
-    solve_threshold: float | None = solve_threshold_field()
-    solve_window: int = param(100, "finished episodes in the moving mean")
-    eval_episodes: int = param(100, "episodes for the final evaluation")
 
     def __post_init__(self):
-        check_choices(self)
-        check_time_limit(self.time_limit)
-        for name in ("epochs", "minibatch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if (self.num_envs * self.num_steps) % self.minibatch_size:
+        super().__post_init__()
+        positive_ints(self, "epochs", "minibatch_size")
+        if self.batch_size % self.minibatch_size:
             raise ValueError(f"minibatch_size {self.minibatch_size} must divide num_envs * num_steps = "
-                             f"{self.num_envs * self.num_steps}")
+                             f"{self.batch_size}")
         if not self.clip > 0:
             raise ValueError(f"clip must be positive, got {self.clip}")
-        ac.check_config(self)
-
-    @property
-    def batch_size(self) -> int:
-        """N * T samples per update."""
-        return self.num_envs * self.num_steps
 
 
-def train(config: PPOConfig, seeds: Sequence[int] = (0,), logger: ac.Logger = None) -> ac.ActorCriticResult:
-    """Train one agent per seed, all seeds in lockstep, each stopping on its own: the
-    actor-critic loop (``actor_critic.train``) with E epochs of clipped-surrogate minibatches."""
-    return ac.train(config, seeds, logger, ppo_epochs)
+def train(config: PPOConfig, seeds: Sequence[int] = (0,),
+          logger: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train one agent per seed, all seeds in lockstep, each stopping on its own: the training
+    loop with E epochs of clipped-surrogate minibatches per segment."""
+    return ac.train("ppo", ALGORITHM, config, seeds, logger)
 
 
-def ppo_epochs(agent: ac.Agent, config: PPOConfig, params: np.ndarray, opt_state, data: ac.Samples,
+def ppo_epochs(agent: Agent, config: PPOConfig, params: np.ndarray, opt_state, data: Samples,
                rngs, lr: float):
     """E epochs of minibatch gradient ascent on the clipped surrogate (module docstring).
 
@@ -131,12 +106,16 @@ def ppo_epochs(agent: ac.Agent, config: PPOConfig, params: np.ndarray, opt_state
         shuffled = data.take(perms[:, epoch])
         for lo in range(0, M, B):
             mb = shuffled.window(lo, lo + B)
-            adv = ac.normalize(mb.adv) if config.normalize_advantages else mb.adv
-            fwd = ac.forward(agent, params, mb.obs, mb.act)
+            adv = normalize(mb.adv) if config.normalize_advantages else mb.adv
+            fwd = forward(agent, params, mb.obs, mb.act)
             coef = estimators.clipped_surrogate_grad(np.exp(fwd.logp - mb.logp_old), adv, config.clip)
-            grad, _ = ac.ascent_direction(agent, fwd, coef, mb.ret, config.ent_coef, config.vf_coef,
+            grad, _ = ascent_direction(agent, fwd, coef, mb.ret, config.ent_coef, config.vf_coef,
                                           config.max_grad_norm)
             params, opt_state = optimizer.step(params, grad, opt_state)
             if epoch == config.epochs - 1:
-                diagnostics.append(ac.policy_diagnostics(fwd.logp, mb.logp_old, fwd.entropy, config.clip))
+                diagnostics.append(policy_diagnostics(fwd.logp, mb.logp_old, fwd.entropy, config.clip))
     return params, opt_state, {k: float(np.mean([d[k] for d in diagnostics])) for k in diagnostics[0]}
+
+
+ALGORITHM = ac.make_algorithm(ppo_epochs)
+"""PPO as the training loop runs it."""

@@ -11,19 +11,20 @@ Many seeds train at once: theta has a leading seed axis and each seed stops on i
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from pgrad import estimators
-from pgrad.config import check_choices, param, solve_threshold, solve_threshold_field
+from pgrad.config import check_choices, param, solve_threshold_field
 from pgrad.envs import DYNAMICS, get_dynamics
 from pgrad.optim import OPTIMIZERS, finite_rows, put, take
 from pgrad.policies import LogisticPolicy, SoftmaxLinearPolicy
 from pgrad.returns import WEIGHTINGS
-from pgrad.rollout import Workspace, rollout, seed_streams, split_seeds
+from pgrad.rollout import Workspace, rollout, split_seeds
+from pgrad.training import loop
+from pgrad.training.loop import Algorithm, Sample, TrainResult
 from pgrad.values import LinearValue
 
 
@@ -76,21 +77,6 @@ class ReinforceConfig:
         return np.float32 if self.float32 else np.float64
 
 
-@dataclass(frozen=True)
-class TrainResult:
-    """What training returns. Per seed (axis 0): final theta [S, d] (a diverged seed's last
-    finite one), solved flags, the episode count when solved (-1 if not), episode records
-    (return, length, update, wall), and diverged flags (the seed's numbers became non-finite)."""
-
-    seeds: tuple[int, ...]
-    theta: np.ndarray
-    solved: np.ndarray
-    solved_at_episode: np.ndarray
-    episodes: list[dict[str, np.ndarray]]
-    wall_seconds: float
-    diverged: np.ndarray
-
-
 def make_policy(config: ReinforceConfig, dynamics) -> LogisticPolicy | SoftmaxLinearPolicy:
     """The logistic policy for two actions, softmax-linear for more, on the observations."""
     if dynamics.num_actions == 2:
@@ -98,65 +84,91 @@ def make_policy(config: ReinforceConfig, dynamics) -> LogisticPolicy | SoftmaxLi
     return SoftmaxLinearPolicy(dynamics.obs_dim, dynamics.num_actions, bias=config.bias)
 
 
+@dataclass
+class ReinforceState:
+    """The state of one REINFORCE run over S seeds: theta [S, d], the optimiser's state, the value
+    baseline's parameters [S, F] (zero until first fitted), each seed's generator, and the rollout
+    buffers (reused across updates; not part of a checkpoint)."""
+
+    policy: LogisticPolicy | SoftmaxLinearPolicy
+    theta: np.ndarray
+    opt_state: tuple[np.ndarray, ...]
+    value_params: np.ndarray
+    rngs: list[np.random.Generator]
+    workspace: Workspace
+
+
+def _optimizer(config: ReinforceConfig):
+    return OPTIMIZERS[config.optimizer](lr=config.lr)
+
+
+def init(config: ReinforceConfig, rngs: list[np.random.Generator]) -> ReinforceState:
+    """theta = 0 for every seed, the optimiser's initial state, V's parameters at 0."""
+    dynamics = get_dynamics(config.env_id)
+    policy = make_policy(config, dynamics)
+    theta = policy.init(len(rngs))
+    value = LinearValue(dynamics.obs_dim + 1)  # the "value" baseline V(s_t, t): features of (s_t, t / H)
+    return ReinforceState(policy, theta, _optimizer(config).init(theta), value.init(len(rngs)), rngs,
+                          Workspace())
+
+
+def sample(config: ReinforceConfig, state: ReinforceState, idx: np.ndarray) -> Sample:
+    """K episodes of each seed ``idx`` under pi_theta, in lockstep (``rollout``); data: (idx, Batch)."""
+    batch = rollout(get_dynamics(config.env_id), state.policy, state.theta[idx], [state.rngs[i] for i in idx],
+                    config.episodes_per_update, dtype=config.dtype, workspace=state.workspace)
+    lengths = batch.lengths
+    return Sample(tuple(batch.episode_returns), tuple(lengths), lengths.sum(axis=1), (idx, batch))
+
+
+def learn(config: ReinforceConfig, state: ReinforceState, idx: np.ndarray, sampled: Sample,
+          steps: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Estimate the gradient of the seeds ``idx`` from their episodes and ascend.
+
+    The estimate (and the value fit) runs on every sampled seed, each on its own rows, so the
+    seeds that just stopped change no bit of the others; a seed whose step, gradient, optimiser
+    state or value fit is not finite keeps its theta (``ok`` false)."""
+    rows, batch = sampled.data
+    theta = state.theta
+    if config.baseline == "value":                                                  # estimate
+        value = LinearValue(get_dynamics(config.env_id).obs_dim + 1)
+        grad, state.value_params[rows] = estimate_with_value(config, state.policy, theta[rows], batch, value,
+                                                             state.value_params[rows])
+    else:
+        grad = estimate(config, state.policy, theta[rows], batch)
+    grad = grad[np.isin(rows, idx)]
+    step, part = _optimizer(config).step(theta[idx], grad, take(state.opt_state, idx))   # ascend
+    ok = finite_rows(step, grad, *part, state.value_params[idx])  # non-finite: the seed stops as it was
+    theta[idx[ok]] = step[ok]
+    put(state.opt_state, idx[ok], tuple(x[ok] for x in part))
+    return ok, {}
+
+
+def save(state: ReinforceState) -> dict[str, np.ndarray]:
+    """theta, the optimiser's state (opt0, opt1, ...: Adam's m, v and step counts) and V's parameters."""
+    return {"theta": state.theta, "value_params": state.value_params,
+            **{f"opt{k}": x for k, x in enumerate(state.opt_state)}}
+
+
+def load(config: ReinforceConfig, rngs: list[np.random.Generator],
+         arrays: dict[str, np.ndarray]) -> ReinforceState:
+    """The state :func:`save` wrote (shapes checked against a fresh state)."""
+    state = init(config, rngs)
+    state.theta[:] = arrays["theta"]
+    state.value_params[:] = arrays["value_params"]
+    for k, x in enumerate(state.opt_state):
+        x[:] = arrays[f"opt{k}"]
+    return state
+
+
+ALGORITHM = Algorithm(init=init, sample=sample, learn=learn, save=save, load=load,
+                      params=lambda state: (state.theta, None))
+"""REINFORCE as the training loop runs it."""
+
+
 def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
           logger: Callable[[dict], None] | None = None) -> TrainResult:
     """Train one linear policy per seed, all seeds in lockstep, each stopping on its own."""
-    dynamics = get_dynamics(config.env_id)
-    policy = make_policy(config, dynamics)
-    optimizer = OPTIMIZERS[config.optimizer](lr=config.lr)
-    S, K = len(seeds), config.episodes_per_update
-    rngs = [seed_streams(s)[0] for s in seeds]
-    theta = policy.init(S)
-    opt_state = optimizer.init(theta)
-    records: list[list[tuple]] = [[] for _ in seeds]  # per update: (returns, lengths, update, wall)
-    solved_at = np.full(S, -1)
-    active, diverged = np.ones(S, bool), np.zeros(S, bool)
-    workspace = Workspace()
-    value = LinearValue(dynamics.obs_dim + 1)  # the "value" baseline V(s_t, t): features of (s_t, t / H)
-    value_params = value.init(S)
-    threshold = solve_threshold(config)
-    window_updates = -(-config.solve_window // K)  # the updates that hold the last window
-    start = time.perf_counter()
-    update = 0
-    while active.any():
-        idx = np.flatnonzero(active)
-        batch = rollout(dynamics, policy, theta[idx], [rngs[i] for i in idx], K,
-                        dtype=config.dtype, workspace=workspace)                  # sample
-        wall = time.perf_counter() - start
-        episode_returns = batch.episode_returns
-        window_means = []
-        for j, i in enumerate(idx):
-            records[i].append((episode_returns[j], batch.lengths[j], update, wall))
-            recent = np.concatenate([r[0] for r in records[i][-window_updates:]])[-config.solve_window:]
-            window_means.append(float(recent.mean()))
-            n = len(records[i]) * K
-            if recent.size >= config.solve_window and window_means[-1] >= threshold:
-                solved_at[i], active[i] = n, False
-            elif n >= config.max_episodes:
-                active[i] = False
-        if logger is not None:
-            logger({"update": update, "seeds": [seeds[i] for i in idx],
-                    "episodes": sum(len(r) for r in records) * K,
-                    "mean_return": float(episode_returns.mean()),
-                    "window_mean": float(np.mean(window_means)), "wall": wall,
-                    "active": int(active.sum())})
-        keep = active[idx]  # seeds that just stopped take no further step
-        if not keep.any():
-            break
-        if config.baseline == "value":                                                # estimate
-            grad, value_params[idx] = estimate_with_value(config, policy, theta[idx], batch, value,
-                                                          value_params[idx])
-        else:
-            grad = estimate(config, policy, theta[idx], batch)
-        idx, grad = idx[keep], grad[keep]
-        step, part = optimizer.step(theta[idx], grad, take(opt_state, idx))         # ascend
-        ok = finite_rows(step, grad, *part, value_params[idx])  # non-finite: the seed stops as it was
-        diverged[idx[~ok]], active[idx[~ok]] = True, False
-        theta[idx[ok]] = step[ok]
-        put(opt_state, idx[ok], tuple(x[ok] for x in part))
-        update += 1
-    return TrainResult(tuple(seeds), theta, solved_at >= 0, solved_at,
-                       [_episode_table(r) for r in records], time.perf_counter() - start, diverged)
+    return loop.train("reinforce", ALGORITHM, config, seeds, logger)
 
 
 def estimate(config: ReinforceConfig, policy, theta: np.ndarray, batch) -> np.ndarray:
@@ -210,14 +222,3 @@ def estimate_with_value(config: ReinforceConfig, policy, theta: np.ndarray, batc
         grads.append(estimators.factored_policy_gradient(phi, coef, w, b.alive))
         fits.extend(refit(j, previous) for j, previous in enumerate(params))
     return np.concatenate(grads), np.concatenate(fits)
-
-
-def _episode_table(records: list[tuple]) -> dict[str, np.ndarray]:
-    rets, lens, updates, walls = zip(*records, strict=True) if records else ([], [], [], [])
-    K = len(rets[0]) if rets else 0
-    return {
-        "return": np.concatenate(rets) if rets else np.zeros(0),
-        "length": np.concatenate(lens) if lens else np.zeros(0, int),
-        "update": np.repeat(np.array(updates, int), K),
-        "wall": np.repeat(np.array(walls), K),
-    }

@@ -97,7 +97,18 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
     train.add_argument("--force", action="store_true",
                        help="replace an existing run folder (only one that pgrad wrote)")
     train.add_argument("--quiet", action="store_true", help="no live progress")
+    train.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+                       help="write the run folder with a checkpoint every SECONDS of training (0: never; "
+                            "default: 60)")
     _add_config_flags(train, config_class(algo))
+    resume = sub.add_parser("resume", help="continue an interrupted run where it stopped",
+                            description="Continue a run folder holding a checkpoint (written every "
+                                        "--checkpoint-every seconds and on SIGINT/SIGTERM); the finished "
+                                        "folder equals an uninterrupted run's, wall-clock times aside.")
+    resume.add_argument("run_dir", type=Path)
+    resume.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+                        help="seconds between checkpoints (0: never; default: 60)")
+    resume.add_argument("--quiet", action="store_true", help="no live progress")
     ev = sub.add_parser("eval", help="evaluate a run's final policy")
     ev.add_argument("run_dir", type=Path)
     ev.add_argument("--episodes", type=int, default=100, help="episodes per seed (default: 100)")
@@ -178,38 +189,81 @@ def _evaluate(config, policy, theta, seeds, episodes: int):
                  for greedy in (False, True))
 
 
-def cmd_train(args, console) -> int:
-    from pgrad import algorithms, sizes
-    from pgrad.folders import FolderLock
-    from pgrad.rollout import env_spec
-    from pgrad.runs import ROW_BYTES, check_out_dir, default_out, write_run
+class Deferred:
+    """SIGINT and SIGTERM while training: the first asks the loop to stop at the end of the
+    current update (``signum`` is set; the run is then written as an interrupted snapshot), a
+    second one aborts at once (KeyboardInterrupt / Terminated, nothing written)."""
 
-    module, config_cls = algorithms.module(args.algo), algorithms.config_class(args.algo)
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)}
-    try:
-        config = config_cls(**values)
-        num_seeds = sum(len(r) for r in seed_ranges(args.seeds))
-        sizes.check_training(args.algo, config, num_seeds)
-    except ValueError as e:
-        raise UsageError(_flags_named(str(e), config_cls)) from None
-    seeds = parse_seeds(args.seeds)
-    episodes = getattr(config, "max_episodes", None) or config.max_steps // 10
-    needed = (1 << 20) + num_seeds * (episodes + config.eval_episodes) * ROW_BYTES
-    out = args.out if args.out is not None else default_out()
-    target = check_out_dir(out, args.force, needed)
+    def __init__(self):
+        self.signum: int | None = None
+
+    def handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+        self.signum = signum
+
+    def __enter__(self) -> Deferred:
+        self.previous = {s: signal.signal(s, self.handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self.previous.items():
+            signal.signal(s, h)
+
+    def callback(self, metrics, state):
+        return "stop" if self.signum is not None else None
+
+
+def every(seconds: float):
+    """A callback asking for a checkpoint every ``seconds`` of wall time (never if 0)."""
+    last = [time.monotonic()]
+
+    def callback(metrics, state):
+        if seconds and time.monotonic() - last[0] >= seconds:
+            last[0] = time.monotonic()
+            return "checkpoint"
+        return None
+
+    return callback
+
+
+def _train_to_end(algorithm, state, target: Path, out: str, args, console) -> int:
+    """Run the loop to the end (or to a signal), evaluate and write the run folder at ``target``;
+    periodic snapshots every ``--checkpoint-every`` seconds, an interrupted one on a signal."""
     import numpy as np
 
-    with FolderLock(target), np.errstate(all="ignore"):  # divergence is reported per seed below
+    from pgrad import algorithms
+    from pgrad.folders import FolderLock
+    from pgrad.rollout import env_spec
+    from pgrad.runs import write_run
+    from pgrad.training import checkpoint, loop
+
+    config, seeds = state.config, list(state.seeds)
+
+    def snapshot(st, status: str) -> None:
+        write_run(target, algo=st.algo, config=config, seeds=seeds, result=loop.result(algorithm, st, status),
+                  force=True, run_status=status,
+                  checkpoint=lambda folder: checkpoint.save(algorithm, st, folder))
+
+    with FolderLock(target), np.errstate(all="ignore"), Deferred() as signals:  # divergence: reported below
+        callbacks = [signals.callback, every(args.checkpoint_every)]
         if args.quiet:
-            result = module.train(config, seeds)
+            loop.run(algorithm, state, callbacks, lambda st: snapshot(st, "running"))
         else:
             progress, log = _progress_logger(console, len(seeds))
             with progress:
-                result = module.train(config, seeds, logger=log)
-        policy = module.make_policy(config, env_spec(config.env_id))
-        ret, greedy = _evaluate(config, policy, result.theta, seeds, config.eval_episodes)
-        write_run(target, algo=args.algo, config=config, seeds=seeds, result=result,
-                         eval_returns=ret, eval_greedy_returns=greedy, force=args.force)
+                loop.run(algorithm, state, [*callbacks, loop.logger_callback(log)],
+                         lambda st: snapshot(st, "running"))
+        if signals.signum is None:
+            result = loop.result(algorithm, state)
+            policy = algorithms.module(state.algo).make_policy(config, env_spec(config.env_id))
+            ret, greedy = _evaluate(config, policy, result.theta, seeds, config.eval_episodes)
+        if signals.signum is not None:
+            snapshot(state, "interrupted")
+            print(f"pgrad: interrupted; resume with: pgrad resume {out}", file=sys.stderr)
+            return 130 if signals.signum == signal.SIGINT else 143
+        write_run(target, algo=state.algo, config=config, seeds=seeds, result=result, eval_returns=ret,
+                  eval_greedy_returns=greedy, force=True)
     solved = int(result.solved.sum())
     console.print(f"solved {solved}/{len(seeds)} seeds in {result.wall_seconds:.3f} s; "
                   f"final eval mean return {ret.mean():.1f} (greedy {greedy.mean():.1f}); "
@@ -220,6 +274,54 @@ def cmd_train(args, console) -> int:
               "stopped with their last finite parameters; status 'diverged' in summary.json",
               file=sys.stderr)
     return 0
+
+
+def cmd_train(args, console) -> int:
+    from pgrad import algorithms, sizes
+    from pgrad.runs import ROW_BYTES, check_out_dir, default_out
+    from pgrad.training import loop
+
+    config_cls = algorithms.config_class(args.algo)
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_cls)}
+    try:
+        config = config_cls(**values)
+        num_seeds = sum(len(r) for r in seed_ranges(args.seeds))
+        sizes.check_training(args.algo, config, num_seeds)
+    except ValueError as e:
+        raise UsageError(_flags_named(str(e), config_cls)) from None
+    if not args.checkpoint_every >= 0:
+        raise UsageError(f"--checkpoint-every must be >= 0 seconds (0: no periodic checkpoints), got "
+                         f"{args.checkpoint_every}")
+    seeds = parse_seeds(args.seeds)
+    episodes = getattr(config, "max_episodes", None) or config.max_steps // 10
+    needed = (1 << 20) + num_seeds * (episodes + config.eval_episodes) * ROW_BYTES
+    out = args.out if args.out is not None else str(default_out())
+    target = check_out_dir(out, args.force, needed)
+    algorithm = algorithms.module(args.algo).ALGORITHM
+    state = loop.start(args.algo, algorithm, config, seeds)
+    try:
+        return _train_to_end(algorithm, state, target, out, args, console)
+    finally:
+        algorithm.close(state.algo_state)
+
+
+def cmd_resume(args, console) -> int:
+    from pgrad.folders import read_marker
+    from pgrad.runs import check_out_dir
+    from pgrad.training import checkpoint
+
+    if not args.checkpoint_every >= 0:
+        raise UsageError(f"--checkpoint-every must be >= 0 seconds, got {args.checkpoint_every}")
+    run_dir = Path(args.run_dir)
+    if read_marker(run_dir) is None or not (run_dir / "checkpoint").is_dir():
+        raise UsageError(f"{run_dir} is not a resumable pgrad run folder (it needs pgrad's marker and a "
+                         "checkpoint/ folder, which runs stopped by a signal or still running have)")
+    target = check_out_dir(run_dir, True)
+    algorithm, state = checkpoint.load(run_dir / "checkpoint")
+    try:
+        return _train_to_end(algorithm, state, target, str(run_dir), args, console)
+    finally:
+        algorithm.close(state.algo_state)
 
 
 def _load(run_dir: Path):
@@ -310,8 +412,8 @@ def cmd_report(args, console) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "verify": cmd_verify,
-            "report": cmd_report}
+COMMANDS = {"train": cmd_train, "resume": cmd_resume, "eval": cmd_eval, "plot": cmd_plot,
+            "verify": cmd_verify, "report": cmd_report}
 
 
 def run(argv: list[str]) -> int:

@@ -46,15 +46,28 @@ def check_choices(config: Any) -> None:
             raise ValueError(f"unknown {f.name} {value!r}; accepted: {', '.join(choices)}")
 
 
+INFINITIES = {"inf": math.inf, "-inf": -math.inf}
+"""How a float field's infinity is written in JSON, which has no infinities."""
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """The config as a JSON-ready dict: infinities as the strings "inf" / "-inf"."""
+    return {k: (("inf" if v > 0 else "-inf") if isinstance(v, float) and math.isinf(v) else v)
+            for k, v in dataclasses.asdict(config).items()}
+
+
 def from_dict(config_cls: type, values: Any) -> Any:
-    """The config of a saved dict (a run folder's config.json): unknown fields refused, missing
-    ones at their defaults, every value checked by the config; a one-line ValueError."""
+    """The config of a saved dict (:func:`to_dict`; a run folder's config.json): unknown fields
+    refused, missing ones at their defaults, every value checked by the config; a one-line
+    ValueError."""
     if not isinstance(values, dict):
         raise ValueError(f"the config must be a JSON object, got {type(values).__name__}")
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(values) - names)
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ValueError(f"unknown config fields {', '.join(map(str, unknown))} for {config_cls.__name__}")
+    values = {k: (INFINITIES[v] if isinstance(v, str) and v in INFINITIES and field_type(fields[k]) != "str"
+                  else v) for k, v in values.items()}
     return config_cls(**values)
 
 

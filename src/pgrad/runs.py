@@ -9,9 +9,9 @@ type, shape and number, each problem a one-line ValueError naming the file.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,13 @@ from typing import Any
 import numpy as np
 
 from pgrad import algorithms, folders
-from pgrad.config import from_dict, solve_threshold
+from pgrad.config import from_dict, solve_threshold, to_dict
 
 METRICS_FIELDS = ("seed", "episode", "return", "length", "update", "wall_seconds")
-STATUSES = ("solved", "budget", "diverged", "interrupted")
+STATUSES = ("solved", "budget", "diverged", "running", "interrupted")
 """A seed's status in summary.json: it reached the solve threshold, used its budget, stopped
-because its numbers became non-finite, or was still training when the run was interrupted."""
+because its numbers became non-finite, or was still training when a snapshot was written
+(periodically: running; on SIGINT or SIGTERM: interrupted)."""
 ROW_BYTES = 64
 """Roughly the bytes of one metrics.csv row (for the free-space check)."""
 
@@ -55,12 +56,6 @@ def per_seed(values, several: bool):
     return values if several else values[0]
 
 
-def seed_status(result) -> list[str]:
-    """Each seed's status (STATUSES) from a training result."""
-    return ["diverged" if d else "solved" if s else "budget"
-            for s, d in zip(result.solved, result.diverged, strict=True)]
-
-
 def write_updates(path: Path, updates: list[dict]) -> None:
     """updates.csv: the metrics of every update (approx_kl, clip_fraction, explained_variance, ...,
     as the logger received them), ``seeds`` written as the number of seeds still training."""
@@ -72,16 +67,27 @@ def write_updates(path: Path, updates: list[dict]) -> None:
             writer.writerow([len(u[k]) if k == "seeds" else u.get(k, "") for k in fields])
 
 
-def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.ndarray,
-              eval_greedy_returns: np.ndarray, force: bool = False) -> Path:
-    """Write the complete run folder for a finished training run; returns its path."""
+RUN_STATUSES = ("done", "running", "interrupted")
+"""summary.json's ``run_status``: training and evaluation finished; a periodic snapshot of a run
+still training; a snapshot written on SIGINT or SIGTERM. The last two hold ``checkpoint/``."""
+
+
+def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.ndarray | None = None,
+              eval_greedy_returns: np.ndarray | None = None, force: bool = False, run_status: str = "done",
+              checkpoint: Callable[[Path], None] | None = None) -> Path:
+    """Write the run folder of a training result, whole; returns its path.
+
+    A finished run (``run_status`` "done") has its final evaluation; a snapshot ("running",
+    "interrupted") has none (null in summary.json), and ``checkpoint(folder)`` writes the training
+    state into its ``checkpoint/`` for ``pgrad resume``.
+    """
     from pgrad.plotting import learning_curve
 
     target = check_out_dir(out, force)
     with folders.written_whole(target, "run") as tmp:
         several = len(seeds) > 1
         (tmp / "config.json").write_text(folders.dumps(
-            {"algo": algo, "config": dataclasses.asdict(config), "seeds": list(seeds),
+            {"algo": algo, "config": to_dict(config), "seeds": list(seeds),
              **folders.provenance()}))
         rows = metrics_rows(seeds, result.episodes)
         with open(tmp / "metrics.csv", "w", newline="") as f:
@@ -89,33 +95,33 @@ def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.n
             writer.writerow(METRICS_FIELDS)
             writer.writerows(rows)
         np.save(tmp / "theta.npy", result.theta, allow_pickle=False)
-        if getattr(result, "value_params", None) is not None:  # actor-critic: V's parameters [S, F]
+        if result.value_params is not None:  # actor-critic: V's parameters [S, F]
             np.save(tmp / "value.npy", result.value_params, allow_pickle=False)
-        if getattr(result, "updates", None):  # actor-critic: one row of diagnostics per update
+        if result.updates:  # one row of metrics per update
             write_updates(tmp / "updates.csv", result.updates)
-        steps = getattr(result, "steps", None)
-        if steps is None:  # REINFORCE: every episode finishes, so its steps are the lengths
-            steps = [int(t["length"].sum()) for t in result.episodes]
+        evaluated = eval_returns is not None and eval_greedy_returns is not None
         summary = {
-            "status": per_seed(seed_status(result), several),
+            "run_status": run_status,
+            "status": per_seed(result.status, several),
             "solved": per_seed(result.solved, several),
             "solved_at_episode": per_seed(
                 [int(e) if e >= 0 else None for e in result.solved_at_episode], several),
+            "solved_at_step": per_seed([int(e) if e >= 0 else None for e in result.solved_at_step], several),
             "episodes": per_seed([len(t["return"]) for t in result.episodes], several),
-            "env_steps": per_seed([int(n) for n in steps], several),
+            "env_steps": per_seed([int(n) for n in result.steps], several),
             "wall_seconds": round(result.wall_seconds, 6),
-            "final_eval_mean": per_seed(eval_returns.mean(axis=1), several),
-            "final_eval_greedy_mean": per_seed(eval_greedy_returns.mean(axis=1), several),
-            "eval_episodes": int(eval_returns.shape[1]),
+            "final_eval_mean": per_seed(eval_returns.mean(axis=1), several) if evaluated else None,
+            "final_eval_greedy_mean": (per_seed(eval_greedy_returns.mean(axis=1), several)
+                                       if evaluated else None),
+            "eval_episodes": int(eval_returns.shape[1]) if evaluated else None,
         }
-        if hasattr(result, "solved_at_step"):  # actor-critic: environment steps
-            summary["solved_at_step"] = per_seed([int(e) if e >= 0 else None for e in result.solved_at_step],
-                                                 several)
         if several:
             summary |= {"seeds": list(seeds), "num_solved": int(np.sum(result.solved)),
-                        "final_eval_mean_over_seeds": float(eval_returns.mean())}
+                        "final_eval_mean_over_seeds": float(eval_returns.mean()) if evaluated else None}
         (tmp / "summary.json").write_text(folders.dumps(summary))
         learning_curve(rows, solve_threshold(config), config.solve_window, tmp / "learning_curve.png")
+        if checkpoint is not None:
+            checkpoint(tmp / "checkpoint")
     return target
 
 

@@ -17,7 +17,6 @@ or damaged file, arrays of the wrong shape) is a one-line ValueError.
 
 from __future__ import annotations
 
-import dataclasses
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from pgrad import folders
+from pgrad.config import to_dict
 from pgrad.training.loop import Algorithm, TrainState, new_log
 
 FORMAT = 1
@@ -42,7 +42,7 @@ def save(algorithm: Algorithm, state: TrainState, folder: Path) -> None:
     with open(folder / "state.npz", "wb") as f:
         np.savez(f, **arrays)
     meta = {"format": FORMAT, "pgrad_version": __version__, "algo": state.algo,
-            "config": dataclasses.asdict(state.config), "seeds": list(state.seeds), "update": state.update,
+            "config": to_dict(state.config), "seeds": list(state.seeds), "update": state.update,
             "wall_seconds": state.log.wall, "rngs": [rng.bit_generator.state for rng in state.rngs]}
     (folder / "state.json").write_text(folders.dumps(meta))
 

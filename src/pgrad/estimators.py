@@ -6,6 +6,8 @@ scores ``score: [T, S, K, d]``; estimates are per seed, ``[S, d]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from pgrad.returns import WEIGHTINGS
@@ -55,7 +57,7 @@ def time_mean_baseline(w: np.ndarray, alive: np.ndarray, leave_one_out: bool = F
     return np.broadcast_to(np.divide(total, count, out=np.zeros_like(total), where=count > 0), w.shape)
 
 
-BASELINES = {
+BASELINES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray] | None] = {
     "none": None,
     "batch_mean": lambda w, alive: batch_mean_baseline(w, alive),
     "batch_mean_loo": lambda w, alive: batch_mean_baseline(w, alive, leave_one_out=True),
@@ -120,8 +122,9 @@ def weights(rew: np.ndarray, alive: np.ndarray, gamma: float, weighting: str, ba
     if baseline not in BASELINES:
         raise ValueError(f"unknown baseline {baseline!r}; accepted: {', '.join(BASELINES)}")
     w = WEIGHTINGS[weighting](rew, gamma)
-    if BASELINES[baseline] is not None:
-        w = w - BASELINES[baseline](w, alive)
+    baseline_fn = BASELINES[baseline]
+    if baseline_fn is not None:
+        w = w - baseline_fn(w, alive)
     if standardize_weights:
         w = standardize(w, alive)
     return w

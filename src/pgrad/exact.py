@@ -26,17 +26,19 @@ estimators run on it through the same rollout as cart-pole.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from pgrad.envs import Dynamics
-from pgrad.policies import Policy
+from pgrad.policies import DiscretePolicy
 
 PROB_TOL = 1e-9
 """Probabilities must be non-negative and sum to 1 within this tolerance."""
 
 
-def _frozen(x, dtype=np.float64) -> np.ndarray:
+def _frozen(x: ArrayLike, dtype: DTypeLike = np.float64) -> np.ndarray:
     a = np.array(x, dtype=dtype)  # a private copy, then read-only
     a.flags.writeable = False
     return a
@@ -68,7 +70,7 @@ class FiniteMDP:
     terminal: np.ndarray | None = None
     features: np.ndarray | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         P = _frozen(self.P)
         if P.ndim != 3 or P.shape[0] != P.shape[2] or 0 in P.shape:
             raise ValueError(f"P must be [N, A, N] with N, A >= 1, got shape {P.shape}")
@@ -118,7 +120,7 @@ class FiniteMDP:
     @property
     def continuing(self) -> np.ndarray:
         """P[s, a, s'] (1 - terminal[s']): the transitions after which the episode goes on: [N, A, N]."""
-        return self.P * ~self.terminal
+        return self.P * ~cast(np.ndarray, self.terminal)  # never None after __post_init__
 
     def observations(self) -> np.ndarray:
         """What the policy sees in each state: ``features`` [N, obs_dim], or the index s as [N, 1]."""
@@ -127,7 +129,8 @@ class FiniteMDP:
         return np.arange(self.n_states, dtype=np.float64)[:, None]
 
 
-def _policy_tables(mdp: FiniteMDP, policy: Policy, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _policy_tables(mdp: FiniteMDP, policy: DiscretePolicy,
+                   theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """pi(a | s) [..., N, A] and grad log pi(a | s) [..., N, A, d] for every state and action;
     ... is () for theta [d] and (S,) for theta [S, d]."""
     obs = mdp.observations()
@@ -179,14 +182,14 @@ def state_occupancy(mdp: FiniteMDP, pi: np.ndarray) -> np.ndarray:
     return d
 
 
-def exact_objective(mdp: FiniteMDP, policy: Policy, theta: np.ndarray, gamma: float) -> np.ndarray:
+def exact_objective(mdp: FiniteMDP, policy: DiscretePolicy, theta: np.ndarray, gamma: float) -> np.ndarray:
     """J(theta) = E[sum_{t<H} gamma^t r_t] = sum_s rho0(s) V_0(s): [] for theta [d], [S] for [S, d]."""
     pi, _ = _policy_tables(mdp, policy, theta)
     _, V = action_values(mdp, pi, gamma)
     return V[0] @ mdp.rho0
 
 
-def _score_times_q(mdp: FiniteMDP, policy: Policy, theta: np.ndarray, gamma: float) -> np.ndarray:
+def _score_times_q(mdp: FiniteMDP, policy: DiscretePolicy, theta: np.ndarray, gamma: float) -> np.ndarray:
     """E[grad log pi(a_t | s_t) Q_t(s_t, a_t); step t taken] = sum_s d_t(s) sum_a pi Q_t score.
 
     [H, ..., d]: one term per time step t, not yet discounted by gamma^t."""
@@ -196,7 +199,7 @@ def _score_times_q(mdp: FiniteMDP, policy: Policy, theta: np.ndarray, gamma: flo
     return np.einsum("t...s,...sa,t...sa,...sad->t...d", d, pi, Q, score)
 
 
-def exact_gradient(mdp: FiniteMDP, policy: Policy, theta: np.ndarray, gamma: float) -> np.ndarray:
+def exact_gradient(mdp: FiniteMDP, policy: DiscretePolicy, theta: np.ndarray, gamma: float) -> np.ndarray:
     """grad J(theta) by the policy gradient theorem with exact occupancies:
 
     grad J = sum_{t<H} gamma^t sum_s d_t(s) sum_a pi(a | s) grad log pi(a | s) Q_t(s, a),
@@ -209,7 +212,7 @@ def exact_gradient(mdp: FiniteMDP, policy: Policy, theta: np.ndarray, gamma: flo
     return (gamma**t * per_step).sum(axis=0)
 
 
-def exact_from_t_mean(mdp: FiniteMDP, policy: Policy, theta: np.ndarray, gamma: float) -> np.ndarray:
+def exact_from_t_mean(mdp: FiniteMDP, policy: DiscretePolicy, theta: np.ndarray, gamma: float) -> np.ndarray:
     """What the ``reward_to_go_from_t`` estimator converges to (its exact expectation):
 
     E[sum_t grad log pi(a_t | s_t) sum_{t' >= t} gamma^{t'-t} r_{t'}]
@@ -240,14 +243,15 @@ def to_dynamics(mdp: FiniteMDP, env_id: str = "FiniteMDP") -> Dynamics:
     rho_cdf = _inverse_cdf_table(mdp.rho0)
     P_cdf = _inverse_cdf_table(mdp.P)
     obs_table = np.ascontiguousarray(mdp.observations().T)  # [obs_dim, N]
-    R, terminal = mdp.R, mdp.terminal
+    R, terminal = mdp.R, cast(np.ndarray, mdp.terminal)  # never None after __post_init__
 
     def reset(u: np.ndarray) -> np.ndarray:
         if u.shape[0] != 1:
             raise ValueError(f"reset draws must have shape [1, *batch], got {u.shape}")
         return (rho_cdf <= u[0][..., None]).sum(axis=-1)[None].astype(u.dtype)
 
-    def step(state: np.ndarray, action: np.ndarray, u: np.ndarray):
+    def step(state: np.ndarray, action: np.ndarray,
+             u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         s, a = state[0].astype(np.intp), action.astype(np.intp)
         s_next = (P_cdf[s, a] <= u[0][..., None]).sum(axis=-1)
         reward = R[s, a] if R.ndim == 2 else R[s, a, s_next]

@@ -20,7 +20,8 @@ class SGD:
     def init(self, theta: np.ndarray) -> tuple[np.ndarray, ...]:
         return ()
 
-    def step(self, theta, grad, state):
+    def step(self, theta: np.ndarray, grad: np.ndarray,
+             state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         return theta + self.lr * grad, state
 
 
@@ -40,7 +41,8 @@ class Adam:
         """(m, v, n): zeros like theta, and a step count per seed."""
         return np.zeros_like(theta), np.zeros_like(theta), np.zeros(theta.shape[:-1], np.int64)
 
-    def step(self, theta, grad, state):
+    def step(self, theta: np.ndarray, grad: np.ndarray,
+             state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         m, v, n = state
         m = self.b1 * m + (1 - self.b1) * grad
         v = self.b2 * v + (1 - self.b2) * np.square(grad)

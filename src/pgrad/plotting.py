@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +18,8 @@ def moving_average(x: np.ndarray, window: int) -> np.ndarray:
     return (c[i] - c[lo]) / (i - lo)
 
 
-def learning_curve(rows, threshold: float, window: int, path: Path) -> Path:
+def learning_curve(rows: Iterable[tuple[Any, ...] | Mapping[str, Any]], threshold: float, window: int,
+                   path: Path) -> Path:
     """Save the learning curve for metrics rows (seed, episode, return, ...) to ``path``.
 
     One seed: each episode's return, the moving mean over ``window`` episodes and the

@@ -28,6 +28,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn, cast
 
 import numpy as np
 
@@ -98,7 +99,7 @@ class Group:
         return np.concatenate([r.final_eval for r in self.runs])
 
 
-def _fail(path: Path, why: str):
+def _fail(path: Path, why: str) -> NoReturn:
     raise ValueError(f"{path} is not a pgrad run folder ({why})")
 
 
@@ -144,8 +145,8 @@ def load_run(path: Path) -> Run:
         _fail(path, f"metrics.csv needs a seed and a return column, has {', '.join(sorted(columns))}")
     step_col = "length" if "length" in columns else next((c for c in STEP_COLUMNS if c in columns), None)
     try:
-        returns = {s: [] for s in seeds}
-        steps = {s: [] for s in seeds}
+        returns: dict[int, list[float]] = {s: [] for s in seeds}
+        steps: dict[int, list[float]] = {s: [] for s in seeds}
         for row in rows:
             seed = int(row["seed"])
             if seed not in returns:
@@ -252,7 +253,7 @@ def summarize(groups: Sequence[Group], rng: np.random.Generator, *,
             "iqm": float(iqm(scores)),
             "ci_low": low if np.isfinite(low) else None, "ci_high": high if np.isfinite(high) else None,
             "seeds": len(scores), "wall_seconds": float(sum(r.wall_seconds for r in group.runs)),
-            "env_steps": None if None in steps else int(sum(steps)),
+            "env_steps": None if None in steps else int(sum(cast("list[int]", steps))),
             "runs": [str(r.path) for r in group.runs],
         })
     return rows
@@ -299,14 +300,16 @@ def _seed_curves(group: Group, use_steps: bool) -> list[tuple[np.ndarray, np.nda
     for run in group.runs:
         for i, returns in enumerate(run.returns):
             if returns.size:
-                x = run.steps[i] if use_steps else np.arange(1.0, returns.size + 1)
+                steps = cast("tuple[np.ndarray, ...]", run.steps)  # use_steps: every run logs steps
+                x = steps[i] if use_steps else np.arange(1.0, returns.size + 1)
                 curves.append((x, moving_average(returns, run.window)))
     return curves
 
 
 def curve_band(curves: Sequence[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator, *,
                points: int = GRID_POINTS, n_resamples: int = BAND_RESAMPLES,
-               confidence: float = CONFIDENCE):
+               confidence: float = CONFIDENCE
+               ) -> tuple[np.ndarray, np.float64 | np.ndarray, float | np.ndarray, float | np.ndarray]:
     """Per-seed curves (x increasing, y) -> grid [G], IQM [G], band low [G], band high [G].
 
     The grid runs from the latest first x over seeds to the last x of any seed; a seed's value

@@ -9,9 +9,12 @@ exact. Below them, training allocates what it needs as it goes.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pgrad.folders import format_bytes
+
+if TYPE_CHECKING:
+    from pgrad.policies import Policy
 
 GYM_ENV_BYTES = 64 * 1024
 """What one Gymnasium environment instance is taken to hold (its state, spaces and wrappers)."""
@@ -72,7 +75,7 @@ def actor_critic_bytes(config: Any, num_seeds: int) -> tuple[int, int]:
     agent = make_agent(config, spec)
     S, N, T, n = num_seeds, config.num_envs, config.num_steps, spec.obs_dim
     M = N * T
-    F, d = agent.value.dim, agent.policy.dim
+    F, d = agent.value.dim, cast("Policy", agent.policy).dim  # Agent.policy is typed object
     m = max(spec.action_dim, 1)
     segment = T * S * N * (2 * 8 * n + 8 * m + 8 + 2) + S * M * (8 * n + 8 * m + 5 * 8)
     features = 2 * S * M * F * 8 + (0 if agent.mlp else 2 * S * F * F * 8)

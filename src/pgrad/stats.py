@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 IQM_TRIM = 0.25
 """Fraction cut from each end of the sorted scores: the IQM keeps the middle 50%."""
 
 
-def iqm(scores, axis: int = -1):
+def iqm(scores: ArrayLike, axis: int = -1) -> np.float64 | np.ndarray:
     """Interquartile mean: the mean of the middle 50% of the scores along ``axis``.
 
         IQM(x) = mean(x_(k+1), ..., x_(n-k)),  k = floor(n / 4),  x_(i) sorted ascending
@@ -34,13 +35,13 @@ def iqm(scores, axis: int = -1):
     return trim_mean(scores, IQM_TRIM, axis=axis)
 
 
-def _pooled_iqm(*strata, axis):
+def _pooled_iqm(*strata: np.ndarray, axis: int) -> np.float64 | np.ndarray:
     """IQM of all strata pooled along ``axis`` (the statistic the bootstrap resamples)."""
     return iqm(np.concatenate(strata, axis=axis), axis=axis)
 
 
-def iqm_ci(strata: Sequence, rng: np.random.Generator, *, confidence: float = 0.95,
-           n_resamples: int = 10_000) -> tuple:
+def iqm_ci(strata: Sequence[ArrayLike], rng: np.random.Generator, *, confidence: float = 0.95,
+           n_resamples: int = 10_000) -> tuple[float, float] | tuple[np.ndarray, np.ndarray]:
     """Stratified percentile-bootstrap confidence interval of the pooled IQM.
 
     ``strata``: one array per task, ``[..., n_i]`` with the n_i runs (seeds) of task i on the
@@ -62,18 +63,18 @@ def iqm_ci(strata: Sequence, rng: np.random.Generator, *, confidence: float = 0.
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be a positive integer, got {n_resamples}")
-    strata = [np.asarray(s, dtype=np.float64) for s in strata]
-    if not strata or any(s.ndim == 0 or s.shape[-1] == 0 for s in strata):
+    arrays = [np.asarray(s, dtype=np.float64) for s in strata]
+    if not arrays or any(s.ndim == 0 or s.shape[-1] == 0 for s in arrays):
         raise ValueError("iqm_ci needs at least one stratum, each with at least one run on the last axis")
-    if len({s.shape[:-1] for s in strata}) != 1:
-        shapes = [s.shape for s in strata]
+    if len({s.shape[:-1] for s in arrays}) != 1:
+        shapes = [s.shape for s in arrays]
         raise ValueError(f"strata must share their leading (batch) axes, got shapes {shapes}")
-    batch_shape = strata[0].shape[:-1]
-    if any(s.shape[-1] < 2 for s in strata):
+    batch_shape = arrays[0].shape[:-1]
+    if any(s.shape[-1] < 2 for s in arrays):
         nan = np.full(batch_shape, np.nan)
         return (float(nan), float(nan)) if not batch_shape else (nan, nan.copy())
-    per_batch = max(1, 10_000_000 // max(1, sum(s.size for s in strata)))  # bound memory
-    result = bootstrap(tuple(strata), _pooled_iqm, n_resamples=n_resamples, vectorized=True,
+    per_batch = max(1, 10_000_000 // max(1, sum(s.size for s in arrays)))  # bound memory
+    result = bootstrap(tuple(arrays), _pooled_iqm, n_resamples=n_resamples, vectorized=True,
                        axis=-1, confidence_level=confidence, method="percentile", rng=rng,
                        batch=min(n_resamples, per_batch))
     low, high = result.confidence_interval

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from pgrad.policies.mlp import MLP
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 VALUE_FEATURES = ("linear", "quadratic")
 
@@ -36,7 +40,7 @@ class LinearValue:
     obs_dim: int
     features: str = "quadratic"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.features not in VALUE_FEATURES:
             raise ValueError(f"unknown value features {self.features!r}; accepted: "
                              f"{', '.join(VALUE_FEATURES)}")
@@ -106,11 +110,13 @@ class MLPValue:
     def dim(self) -> int:
         return self.net.dim
 
-    def init(self, num_seeds: int | None = None, rng=None) -> np.ndarray:
+    def init(self, num_seeds: int | None = None,
+             rng: np.random.Generator | Sequence[np.random.Generator] | None = None) -> np.ndarray:
         """Orthogonal weights from ``rng`` (one generator per seed with num_seeds): [F] or [S, F]."""
         if rng is None:
             raise ValueError("MLP value functions draw their initial weights: pass rng (one per seed)")
-        rngs: Sequence[np.random.Generator] = [rng] if num_seeds is None else list(rng)
+        rngs: Sequence[np.random.Generator] = ([cast(np.random.Generator, rng)] if num_seeds is None
+                                               else list(cast(Sequence[np.random.Generator], rng)))
         params = self.net.init(rngs)
         return params[0] if num_seeds is None else params
 
@@ -118,6 +124,6 @@ class MLPValue:
         """V(s) in numpy: [...] from obs [..., n] (with params [S, F]: obs [..., S, K, n])."""
         return self.net.forward(params, obs)[..., 0]
 
-    def torch_value(self, params, obs):
+    def torch_value(self, params: Tensor, obs: Tensor) -> Tensor:
         """V(s) in torch: [...]."""
         return self.net.torch_forward(params, obs)[..., 0]

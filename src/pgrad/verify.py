@@ -15,15 +15,19 @@ report the variance only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from pgrad import estimators
 from pgrad.envs import CARTPOLE, Dynamics
 from pgrad.exact import FiniteMDP, aliased_mdp, exact_gradient, random_mdp, to_dynamics
-from pgrad.policies import LogisticPolicy, Policy, SoftmaxLinearPolicy, TabularSoftmaxPolicy
+from pgrad.policies import DiscretePolicy, LogisticPolicy, SoftmaxLinearPolicy, TabularSoftmaxPolicy
 from pgrad.returns import WEIGHTINGS
 from pgrad.rollout import rollout
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 ESTIMATORS: tuple[tuple[str, str], ...] = tuple((w, b) for w in WEIGHTINGS for b in estimators.BASELINES)
 """Every (weighting, baseline) pair pgrad ships."""
@@ -56,7 +60,7 @@ class Case:
 
     name: str
     dynamics: Dynamics
-    policy: Policy
+    policy: DiscretePolicy
     theta: np.ndarray
     gamma: float
     mdp: FiniteMDP | None = None
@@ -67,7 +71,7 @@ class Case:
         return None if self.mdp is None else exact_gradient(self.mdp, self.policy, self.theta, self.gamma)
 
 
-def mdp_case(name: str, mdp: FiniteMDP, policy: Policy, theta: np.ndarray, gamma: float) -> Case:
+def mdp_case(name: str, mdp: FiniteMDP, policy: DiscretePolicy, theta: np.ndarray, gamma: float) -> Case:
     """A case on a finite MDP, run through ``to_dynamics``."""
     return Case(name, to_dynamics(mdp), policy, theta, gamma, mdp)
 
@@ -244,7 +248,7 @@ def format_table(rows: list[Row], title: str | None = None) -> str:
     for header, justify in (("case", "left"), ("weighting", "left"), ("baseline", "left"),
                             ("theory", "left"), ("bias ± SE", "right"), ("z", "right"),
                             ("tr Cov", "right"), ("ratio", "right"), ("verdict", "left")):
-        table.add_column(header, justify=justify, no_wrap=True)
+        table.add_column(header, justify=cast("JustifyMethod", justify), no_wrap=True)
     for i, r in enumerate(rows):
         first = i == 0 or rows[i - 1].case != r.case
         last = i + 1 == len(rows) or rows[i + 1].case != r.case

@@ -16,10 +16,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from pgrad.envs import acrobot, cartpole, mountain_car, mountain_car_continuous, pendulum
+
+if TYPE_CHECKING:
+    from gymnasium.envs.registration import EnvSpec
+    from gymnasium.vector import VectorEnv
 
 NAMESPACE = "pgrad"
 """Gymnasium namespace of pgrad's registered ids: ``pgrad/Acrobot-v1`` and so on."""
@@ -49,14 +55,15 @@ class Dynamics:
     max_episode_steps: int
     obs_high: tuple[float, ...]
     reset: Callable[[np.ndarray], np.ndarray]
-    step: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+    # step(state, action) or, with step_draws > 0, step(state, action, u)
+    step: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
     observe: Callable[[np.ndarray], np.ndarray]
     step_draws: int = 0
     obs_low: tuple[float, ...] = ()
     action_low: tuple[float, ...] = ()
     action_high: tuple[float, ...] = ()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if len(self.action_low) != len(self.action_high):
             raise ValueError(f"{self.id}: action_low and action_high must have the same length")
         if (self.num_actions > 0) == bool(self.action_low):
@@ -208,7 +215,7 @@ REWARD_THRESHOLDS: dict[str, float | None] = {
 kept here so that training pgrad's environments needs no Gymnasium import."""
 
 
-def gym_spec(env_id: str):
+def gym_spec(env_id: str) -> EnvSpec:
     """Gymnasium's ``EnvSpec`` of ``env_id``, a ``module:id`` looked up after importing the module;
     a one-line ValueError if the module cannot be imported or Gymnasium does not know the id."""
     import gymnasium
@@ -242,7 +249,7 @@ def register() -> None:
     register_all()
 
 
-def make_vec(env_id: str, num_envs: int = 1, *, dtype=np.float64, **kwargs):
+def make_vec(env_id: str, num_envs: int = 1, *, dtype: DTypeLike = np.float64, **kwargs: Any) -> VectorEnv:
     """A ``gymnasium.vector.VectorEnv`` of ``num_envs`` copies of ``env_id``.
 
     pgrad's own dynamics (``DYNAMICS``, by plain id such as ``Acrobot-v1``, namespaced

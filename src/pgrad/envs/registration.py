@@ -11,6 +11,7 @@ naming this module in the id: ``gymnasium.make_vec("pgrad.envs.registration:pgra
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import gymnasium
 
@@ -18,7 +19,7 @@ from pgrad.envs import DYNAMICS, NAMESPACE, get_dynamics
 from pgrad.envs.vector import DynamicsVectorEnv
 
 
-def make_dynamics_vector_env(env_id: str, num_envs: int = 1, **kwargs) -> DynamicsVectorEnv:
+def make_dynamics_vector_env(env_id: str, num_envs: int = 1, **kwargs: Any) -> DynamicsVectorEnv:
     """Gymnasium's vector entry point: ``DynamicsVectorEnv`` of ``num_envs`` copies of ``env_id``.
 
     ``kwargs`` (``max_episode_steps``, ``dtype``) go to :class:`DynamicsVectorEnv`.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
+from numpy.typing import ArrayLike, DTypeLike
 
 from pgrad.envs import Dynamics
 
@@ -32,8 +33,8 @@ class DynamicsVectorEnv(VectorEnv):
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, dynamics: Dynamics, num_envs: int = 1, *, dtype=np.float64,
-                 max_episode_steps: int | None = None):
+    def __init__(self, dynamics: Dynamics, num_envs: int = 1, *, dtype: DTypeLike = np.float64,
+                 max_episode_steps: int | None = None) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs}")
         dtype = np.dtype(dtype)
@@ -64,9 +65,10 @@ class DynamicsVectorEnv(VectorEnv):
         return self.dynamics.reset(u)
 
     def _obs(self) -> np.ndarray:
-        return self.dynamics.observe(self.state).T.astype(np.float32)
+        # only called once reset() has set the state
+        return self.dynamics.observe(cast(np.ndarray, self.state)).T.astype(np.float32)
 
-    def _check_actions(self, actions) -> np.ndarray:
+    def _check_actions(self, actions: ArrayLike) -> np.ndarray:
         actions = np.asarray(actions)
         n = self.num_envs
         if self.dynamics.discrete:
@@ -83,7 +85,7 @@ class DynamicsVectorEnv(VectorEnv):
             )
         return actions.astype(np.float32, copy=False)
 
-    def _check_state(self, state) -> np.ndarray:
+    def _check_state(self, state: ArrayLike) -> np.ndarray:
         """options["state"]: [num_envs, state_dim] finite real numbers -> [state_dim, num_envs] in
         self.dtype (complex, bool or non-numeric states are refused, never cast)."""
         state = np.asarray(state)
@@ -98,7 +100,8 @@ class DynamicsVectorEnv(VectorEnv):
             raise ValueError(f"options['state'] must be finite in {self.dtype}, got NaN or inf")
         return np.ascontiguousarray(state.T)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         options = options or {}
         unknown = [key for key in options if key not in RESET_OPTIONS]
@@ -113,7 +116,8 @@ class DynamicsVectorEnv(VectorEnv):
         self.prev_done[:] = False
         return self._obs(), {}
 
-    def step(self, actions):
+    def step(self, actions: ArrayLike
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if self.state is None:
             raise RuntimeError("call reset() before step()")
         actions = self._check_actions(actions)

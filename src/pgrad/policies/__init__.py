@@ -6,11 +6,11 @@ Linear policies take theta of shape ``[d]`` or, with a leading seed axis, ``[S, 
 with a seed axis the observations are ``[..., S, K, obs_dim]``.
 """
 
-from pgrad.policies.base import Policy
+from pgrad.policies.base import DiscretePolicy, Policy
 from pgrad.policies.gaussian import GaussianLinearPolicy
 from pgrad.policies.logistic import LogisticPolicy
 from pgrad.policies.mlp import MLPCategoricalPolicy, MLPGaussianPolicy  # torch only when used
 from pgrad.policies.softmax import SoftmaxLinearPolicy, TabularSoftmaxPolicy
 
-__all__ = ["GaussianLinearPolicy", "LogisticPolicy", "MLPCategoricalPolicy", "MLPGaussianPolicy", "Policy",
-           "SoftmaxLinearPolicy", "TabularSoftmaxPolicy"]
+__all__ = ["DiscretePolicy", "GaussianLinearPolicy", "LogisticPolicy", "MLPCategoricalPolicy",
+           "MLPGaussianPolicy", "Policy", "SoftmaxLinearPolicy", "TabularSoftmaxPolicy"]

@@ -15,9 +15,12 @@ class Policy(Protocol):
     ``act(theta, obs, noise(rng, shape))`` in distribution; ``mode`` is the greedy action.
     """
 
-    dim: int
-    action_shape: tuple[int, ...]  # () for discrete actions, (m,) for Box actions
-    action_dtype: type
+    @property
+    def dim(self) -> int: ...
+    @property
+    def action_shape(self) -> tuple[int, ...]: ...  # () for discrete actions, (m,) for Box actions
+    @property
+    def action_dtype(self) -> type: ...
 
     def init(self, num_seeds: int | None = None) -> np.ndarray: ...
     def noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray: ...
@@ -26,6 +29,12 @@ class Policy(Protocol):
     def sample(self, theta: np.ndarray, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray: ...
     def log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray: ...
     def grad_log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray: ...
+
+
+class DiscretePolicy(Policy, Protocol):
+    """A policy on a finite action set that also gives the action probabilities."""
+
+    def probs(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray: ...
 
 
 def check_theta_obs(theta: np.ndarray, obs: np.ndarray, dim: int, obs_dim: int) -> None:

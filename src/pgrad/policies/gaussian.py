@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -25,6 +25,10 @@ class _Gaussian:
 
     action_dim: int
     action_dtype: ClassVar[type] = np.float64
+
+    if TYPE_CHECKING:  # what each subclass defines
+        def mean(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray: ...
+        def log_std(self, theta: np.ndarray) -> np.ndarray: ...
 
     @property
     def action_shape(self) -> tuple[int, ...]:
@@ -89,7 +93,7 @@ class GaussianLinearPolicy(_Gaussian):
     bias: bool = True
     init_log_std: float = 0.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.obs_dim < 1 or self.action_dim < 1:
             raise ValueError(f"need obs_dim >= 1 and action_dim >= 1, got {self.obs_dim}, {self.action_dim}")
 

@@ -109,7 +109,8 @@ class LogisticPolicy:
         phi, coef = self.score_factors(theta, obs, act)
         return coef[..., None] * phi
 
-    def score_factors(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray):
+    def score_factors(self, theta: np.ndarray, obs: np.ndarray,
+                      act: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The score as features times a coefficient: (s [..., d], y - p [...])."""
         p = self.prob_left(theta, obs)
         return self.features(obs), (act == 0) - p

@@ -17,9 +17,10 @@ PyTorch is the optional extra ``pgrad[torch]`` and is imported only when a torch
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from types import ModuleType
+from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
 import numpy as np
 
@@ -27,10 +28,16 @@ from pgrad.policies.base import check_theta_obs
 from pgrad.policies.gaussian import LOG_2PI, _Gaussian
 from pgrad.policies.softmax import _Softmax, log_softmax
 
+if TYPE_CHECKING:
+    from torch import Tensor
+
+_Array = TypeVar("_Array", np.ndarray, "Tensor")
+"""A numpy array or a torch tensor: the parameter layout is shared by both forward passes."""
+
 TORCH_HINT = 'MLP policies and value functions need PyTorch: pip install "pgrad[torch]"'
 
 
-def require_torch():
+def require_torch() -> ModuleType:
     """Import torch, or raise a one-line ImportError that says how to install the extra."""
     try:
         import torch
@@ -71,7 +78,7 @@ class MLP:
             rows.append(np.concatenate(parts))
         return np.stack(rows)
 
-    def layers(self, params):
+    def layers(self, params: _Array) -> list[tuple[_Array, _Array]]:
         """[(W_l, b_l)] as views of params [dim] or [S, dim]: W [.., n_l, n_{l+1}], b [.., 1, n_{l+1}]
         with a seed axis (so that they broadcast over [S, K, n]), else [n_l, n_{l+1}] and [n_{l+1}]."""
         out, i = [], 0
@@ -92,7 +99,7 @@ class MLP:
         W, b = layers[-1]
         return h @ W + b
 
-    def torch_forward(self, params, x):
+    def torch_forward(self, params: Tensor, x: Tensor) -> Tensor:
         """f(x) in torch, the same arithmetic: params [dim] or [S, dim], x [..., n_0] or [S, B, n_0]."""
         torch = require_torch()
         h = x
@@ -103,26 +110,29 @@ class MLP:
         return h @ W + b
 
 
-def _net_weights(net: MLP, num_seeds: int | None, rng) -> np.ndarray:
+def _net_weights(net: MLP, num_seeds: int | None,
+                 rng: np.random.Generator | Sequence[np.random.Generator] | None) -> np.ndarray:
     """Initial weights [S, net.dim] (S = 1 without num_seeds), one generator per seed."""
     if rng is None:
         raise ValueError("MLP policies draw their initial weights: pass rng (one per seed)")
-    rngs = [rng] if num_seeds is None else list(rng)
+    rngs = ([cast(np.random.Generator, rng)] if num_seeds is None
+            else list(cast(Sequence[np.random.Generator], rng)))
     if num_seeds is not None and len(rngs) != num_seeds:
         raise ValueError(f"need one generator per seed, got {len(rngs)} for {num_seeds} seeds")
     return net.init(rngs)
 
 
-def _check(policy, theta: np.ndarray, obs: np.ndarray) -> None:
+def _check(policy: MLPCategoricalPolicy | MLPGaussianPolicy, theta: np.ndarray, obs: np.ndarray) -> None:
     check_theta_obs(theta, obs, policy.dim, policy.obs_dim)
 
 
-def _per_sample_grad(log_prob_fn, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
+def _per_sample_grad(log_prob_fn: Callable[[Tensor, Tensor, Tensor], Tensor],
+                     theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
     """grad_theta log pi(a | s) for every sample by autograd (torch.func.vmap of grad): [..., d]."""
     torch = require_torch()
     from torch.func import grad, vmap
 
-    def one(th, o, a):
+    def one(th: Tensor, o: Tensor, a: Tensor) -> Tensor:
         return log_prob_fn(th, o[None], a[None])[0]
 
     if theta.ndim == 2:  # seed axis: obs [..., S, K, n]; one seed at a time
@@ -153,7 +163,7 @@ class MLPCategoricalPolicy(_Softmax):
     action_shape: ClassVar[tuple[int, ...]] = ()
     action_dtype: ClassVar[type] = np.int32
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.obs_dim < 1 or self.num_actions < 2:
             raise ValueError(f"need obs_dim >= 1 and num_actions >= 2, got {self.obs_dim}, "
                              f"{self.num_actions}")
@@ -166,7 +176,8 @@ class MLPCategoricalPolicy(_Softmax):
     def dim(self) -> int:
         return self.net.dim
 
-    def init(self, num_seeds: int | None = None, rng=None) -> np.ndarray:
+    def init(self, num_seeds: int | None = None,
+             rng: np.random.Generator | Sequence[np.random.Generator] | None = None) -> np.ndarray:
         """Orthogonal weights drawn from ``rng`` (one generator per seed with num_seeds): [d] or [S, d]."""
         theta = _net_weights(self.net, num_seeds, rng)
         return theta[0] if num_seeds is None else theta
@@ -186,23 +197,24 @@ class MLPCategoricalPolicy(_Softmax):
         _check(self, theta, obs)
         return _per_sample_grad(self.torch_log_prob, theta, obs, act)
 
-    def torch_logits(self, theta, obs):
+    def torch_logits(self, theta: Tensor, obs: Tensor) -> Tensor:
         """z = f_theta(s) in torch."""
         return self.net.torch_forward(theta, obs)
 
-    def torch_log_prob(self, theta, obs, act):
+    def torch_log_prob(self, theta: Tensor, obs: Tensor, act: Tensor) -> Tensor:
         """log pi(a | s) in torch: [...] (act holds integer actions)."""
         torch = require_torch()
         logp = torch.log_softmax(self.torch_logits(theta, obs), dim=-1)
         return torch.gather(logp, -1, act.long()[..., None])[..., 0]
 
-    def torch_entropy(self, theta, obs):
+    def torch_entropy(self, theta: Tensor, obs: Tensor) -> Tensor:
         """H = -sum_a pi_a log pi_a in torch: [...]."""
         torch = require_torch()
         logp = torch.log_softmax(self.torch_logits(theta, obs), dim=-1)
         return -(logp.exp() * logp).sum(dim=-1)
 
-    def torch_log_prob_entropy(self, theta, obs, act):
+    def torch_log_prob_entropy(self, theta: Tensor, obs: Tensor,
+                               act: Tensor) -> tuple[Tensor, Tensor]:
         """(log pi(a | s), H(pi(. | s))) in torch from one forward pass: ([...], [...])."""
         torch = require_torch()
         logp_all = torch.log_softmax(self.torch_logits(theta, obs), dim=-1)
@@ -224,7 +236,7 @@ class MLPGaussianPolicy(_Gaussian):
     hidden: tuple[int, ...] = (64, 64)
     init_log_std: float = 0.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.obs_dim < 1 or self.action_dim < 1:
             raise ValueError(f"need obs_dim >= 1 and action_dim >= 1, got {self.obs_dim}, "
                              f"{self.action_dim}")
@@ -237,14 +249,15 @@ class MLPGaussianPolicy(_Gaussian):
     def dim(self) -> int:
         return self.net.dim + self.action_dim
 
-    def init(self, num_seeds: int | None = None, rng=None) -> np.ndarray:
+    def init(self, num_seeds: int | None = None,
+             rng: np.random.Generator | Sequence[np.random.Generator] | None = None) -> np.ndarray:
         """Orthogonal weights from ``rng`` (one generator per seed), log_std = init_log_std."""
         weights = _net_weights(self.net, num_seeds, rng)
         log_std = np.full((len(weights), self.action_dim), self.init_log_std)
         theta = np.concatenate([weights, log_std], axis=1)
         return theta[0] if num_seeds is None else theta
 
-    def log_std(self, theta: np.ndarray) -> np.ndarray:
+    def log_std(self, theta: _Array) -> _Array:
         """log sigma: [m], or [S, 1, m] with a seed axis (broadcasts against [..., S, K, m])."""
         log_std = theta[..., self.net.dim:]
         return log_std[..., None, :] if theta.ndim == 2 else log_std
@@ -259,18 +272,19 @@ class MLPGaussianPolicy(_Gaussian):
         _check(self, theta, obs)
         return _per_sample_grad(self.torch_log_prob, theta, obs, act)
 
-    def torch_log_prob(self, theta, obs, act):
+    def torch_log_prob(self, theta: Tensor, obs: Tensor, act: Tensor) -> Tensor:
         """log pi(a | s) in torch: [...]."""
         mu = self.net.torch_forward(theta[..., : self.net.dim], obs)
         log_std = self.log_std(theta)
         z = (act - mu) * (-log_std).exp()
         return (-0.5 * z.square() - log_std - 0.5 * LOG_2PI).sum(dim=-1)
 
-    def torch_entropy(self, theta, obs):
+    def torch_entropy(self, theta: Tensor, obs: Tensor) -> Tensor:
         """H in torch, broadcast to the batch: [...]."""
         h = (self.log_std(theta) + 0.5 * (1.0 + LOG_2PI)).sum(dim=-1)
         return h.expand(obs.shape[:-1])
 
-    def torch_log_prob_entropy(self, theta, obs, act):
+    def torch_log_prob_entropy(self, theta: Tensor, obs: Tensor,
+                               act: Tensor) -> tuple[Tensor, Tensor]:
         """(log pi(a | s), H(pi(. | s))) in torch: ([...], [...])."""
         return self.torch_log_prob(theta, obs, act), self.torch_entropy(theta, obs)

@@ -18,7 +18,7 @@ probability softmax(z)_a; g = 0 gives the greedy (modal) action.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -35,10 +35,16 @@ class _Softmax:
     """What both softmax policies derive from their ``logits(theta, obs)`` [..., A] and
     ``features(obs)`` [..., F] (the phi that the logits are linear in), which each defines."""
 
-    num_actions: int
-    dim: int
     action_shape: ClassVar[tuple[int, ...]] = ()
     action_dtype: ClassVar[type] = np.int32
+
+    if TYPE_CHECKING:  # what each subclass defines (a field or a property)
+        @property
+        def num_actions(self) -> int: ...
+        @property
+        def dim(self) -> int: ...
+        def logits(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray: ...
+        def features(self, obs: np.ndarray) -> np.ndarray: ...
 
     def init(self, num_seeds: int | None = None) -> np.ndarray:
         """theta = 0 (uniform over actions): shape [d], or [S, d] with num_seeds."""
@@ -65,7 +71,8 @@ class _Softmax:
         z = self.logits(theta, obs)
         return np.argmax(z + rng.gumbel(size=z.shape), axis=-1).astype(self.action_dtype)
 
-    def score_factors(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray):
+    def score_factors(self, theta: np.ndarray, obs: np.ndarray,
+                      act: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The score as features times a coefficient: grad log pi(a | s) = phi(s) (x) (onehot(a) - pi(. | s)),
         returned as (phi [..., F], onehot(a) - pi(. | s) [..., A]); theta is laid out row-major by feature."""
         onehot = act[..., None] == np.arange(self.num_actions)
@@ -104,7 +111,7 @@ class SoftmaxLinearPolicy(_Softmax):
     num_actions: int
     bias: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.obs_dim < 1 or self.num_actions < 2:
             raise ValueError(f"need obs_dim >= 1 and num_actions >= 2, got {self.obs_dim} and "
                              f"{self.num_actions}")
@@ -143,7 +150,7 @@ class TabularSoftmaxPolicy(_Softmax):
     n_actions: int
     obs_dim: ClassVar[int] = 1
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.n_states < 1 or self.n_actions < 2:
             raise ValueError(f"need n_states >= 1 and n_actions >= 2, got {self.n_states}, {self.n_actions}")
 

@@ -337,20 +337,22 @@ def cmd_eval(args, console) -> int:
     from rich.table import Table
 
     from pgrad import sizes
-    from pgrad.rollout import env_spec
+    from pgrad.training.agent import agents
 
     if args.episodes < 1:
         raise UsageError(f"--episodes must be a positive integer, got {args.episodes}")
-    run = _load(args.run_dir)
-    config = run.config
-    sizes.check_evaluation(config, len(run.seeds), args.episodes, run.theta.shape[1])
-    policy = run.module.make_policy(config, env_spec(config.env_id))
+    try:
+        seeds = agents(args.run_dir)
+    except ValueError as e:
+        raise UsageError(f"cannot read run folder {args.run_dir}: {e}") from None
+    config = seeds[0].config
+    sizes.check_evaluation(config, 1, args.episodes, seeds[0].theta.size)
     table = Table(title=f"{config.env_id}: {args.episodes} evaluation episodes per seed")
     for col in ("seed", "stochastic mean", "stochastic std", "greedy mean", "greedy std"):
         table.add_column(col, justify="right")
-    stoch, greedy = _evaluate(config, policy, run.theta, run.seeds, args.episodes)
-    for seed, r, g in zip(run.seeds, stoch, greedy, strict=True):
-        table.add_row(str(seed), f"{r.mean():.1f}", f"{r.std():.1f}", f"{g.mean():.1f}", f"{g.std():.1f}")
+    for agent in seeds:
+        r, g = (agent.evaluate(args.episodes, greedy=greedy) for greedy in (False, True))
+        table.add_row(str(agent.seed), *(f"{x:.1f}" for x in (r.mean(), r.std(), g.mean(), g.std())))
     console.print(table)
     return 0
 

@@ -16,9 +16,20 @@ import re
 import signal
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pgrad.algorithms import ALGORITHMS
+
+if TYPE_CHECKING:  # imported where used, so that `pgrad --help` starts fast
+    import numpy as np
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from pgrad.runs import RunFolder
+    from pgrad.training.loop import Algorithm, Callback, TrainState
 
 ALGOS = sorted(ALGORITHMS)
 FLAG_TYPES = {"int": int, "float": float, "float | None": float, "str": str}
@@ -33,12 +44,12 @@ class Terminated(BaseException):
     """SIGTERM, raised in the main thread as SIGINT raises KeyboardInterrupt."""
 
 
-def _raise_terminated(signum, frame):
+def _raise_terminated(signum: int, frame: FrameType | None) -> NoReturn:
     raise Terminated()
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit code 2 (argparse prints usage as well)
+    def error(self, message: str) -> NoReturn:  # one line, exit code 2 (argparse prints usage as well)
         raise UsageError(message)
 
 
@@ -67,7 +78,7 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _add_config_flags(parser: argparse.ArgumentParser, config_cls) -> None:
+def _add_config_flags(parser: argparse.ArgumentParser, config_cls: type) -> None:
     from pgrad.config import field_type
 
     for f in dataclasses.fields(config_cls):
@@ -155,14 +166,14 @@ def chosen_algo(argv: list[str]) -> str:
     return known.algo
 
 
-def _flags_named(message: str, config_cls) -> str:
+def _flags_named(message: str, config_cls: type) -> str:
     """A config's one-line error with its field names written as the flags that set them."""
     for f in dataclasses.fields(config_cls):
         message = re.sub(rf"(?<![\w-]){f.name}(?!\w)", _flag(f.name), message)
     return message
 
 
-def _progress_logger(console, num_seeds: int):
+def _progress_logger(console: Console, num_seeds: int) -> tuple[Progress, Callable[[dict], None]]:
     """A logger for train() that shows episodes, mean return and elapsed time live."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -180,13 +191,16 @@ def _progress_logger(console, num_seeds: int):
     return progress, log
 
 
-def _evaluate(config, policy, theta, seeds, episodes: int):
+def _evaluate(config: Any, policy: Any, theta: np.ndarray, seeds: Sequence[int],
+              episodes: int) -> tuple[np.ndarray, np.ndarray]:
     """(sampled, greedy) returns [S, E], each from fresh evaluation streams of every seed."""
     from pgrad.rollout import evaluate_env, seed_streams
 
-    return tuple(evaluate_env(config.env_id, policy, theta, [seed_streams(s)[1] for s in seeds], episodes,
-                              greedy=greedy, time_limit=getattr(config, "time_limit", None))
-                 for greedy in (False, True))
+    time_limit = getattr(config, "time_limit", None)
+    sampled, greedy = (evaluate_env(config.env_id, policy, theta, [seed_streams(s)[1] for s in seeds],
+                                    episodes, greedy=greedy, time_limit=time_limit)
+                       for greedy in (False, True))
+    return sampled, greedy
 
 
 class Deferred:
@@ -194,10 +208,10 @@ class Deferred:
     current update (``signum`` is set; the run is then written as an interrupted snapshot), a
     second one aborts at once (KeyboardInterrupt / Terminated, nothing written)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.signum: int | None = None
 
-    def handle(self, signum, frame):
+    def handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:
             raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
         self.signum = signum
@@ -206,19 +220,19 @@ class Deferred:
         self.previous = {s: signal.signal(s, self.handle) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         for s, h in self.previous.items():
             signal.signal(s, h)
 
-    def callback(self, metrics, state):
+    def callback(self, metrics: dict, state: TrainState) -> str | None:
         return "stop" if self.signum is not None else None
 
 
-def every(seconds: float):
+def every(seconds: float) -> Callback:
     """A callback asking for a checkpoint every ``seconds`` of wall time (never if 0)."""
     last = [time.monotonic()]
 
-    def callback(metrics, state):
+    def callback(metrics: dict, state: TrainState) -> str | None:
         if seconds and time.monotonic() - last[0] >= seconds:
             last[0] = time.monotonic()
             return "checkpoint"
@@ -227,7 +241,8 @@ def every(seconds: float):
     return callback
 
 
-def _train_to_end(algorithm, state, target: Path, out: str, args, console) -> int:
+def _train_to_end(algorithm: Algorithm, state: TrainState, target: Path, out: str, args: argparse.Namespace,
+                  console: Console) -> int:
     """Run the loop to the end (or to a signal), evaluate and write the run folder at ``target``;
     periodic snapshots every ``--checkpoint-every`` seconds, an interrupted one on a signal."""
     import numpy as np
@@ -240,7 +255,7 @@ def _train_to_end(algorithm, state, target: Path, out: str, args, console) -> in
 
     config, seeds = state.config, list(state.seeds)
 
-    def snapshot(st, status: str) -> None:
+    def snapshot(st: TrainState, status: str) -> None:
         write_run(target, algo=st.algo, config=config, seeds=seeds, result=loop.result(algorithm, st, status),
                   force=True, run_status=status,
                   checkpoint=lambda folder: checkpoint.save(algorithm, st, folder))
@@ -276,7 +291,7 @@ def _train_to_end(algorithm, state, target: Path, out: str, args, console) -> in
     return 0
 
 
-def cmd_train(args, console) -> int:
+def cmd_train(args: argparse.Namespace, console: Console) -> int:
     from pgrad import algorithms, sizes
     from pgrad.runs import ROW_BYTES, check_out_dir, default_out
     from pgrad.training import loop
@@ -296,7 +311,7 @@ def cmd_train(args, console) -> int:
     episodes = getattr(config, "max_episodes", None) or config.max_steps // 10
     needed = (1 << 20) + num_seeds * (episodes + config.eval_episodes) * ROW_BYTES
     out = args.out if args.out is not None else str(default_out())
-    target = check_out_dir(out, args.force, needed)
+    target = check_out_dir(Path(out), args.force, needed)
     algorithm = algorithms.module(args.algo).ALGORITHM
     state = loop.start(args.algo, algorithm, config, seeds)
     try:
@@ -305,7 +320,7 @@ def cmd_train(args, console) -> int:
         algorithm.close(state.algo_state)
 
 
-def cmd_resume(args, console) -> int:
+def cmd_resume(args: argparse.Namespace, console: Console) -> int:
     from pgrad.folders import read_marker
     from pgrad.runs import check_out_dir
     from pgrad.training import checkpoint
@@ -324,7 +339,7 @@ def cmd_resume(args, console) -> int:
         algorithm.close(state.algo_state)
 
 
-def _load(run_dir: Path):
+def _load(run_dir: Path) -> RunFolder:
     from pgrad.runs import read_run
 
     try:
@@ -333,7 +348,7 @@ def _load(run_dir: Path):
         raise UsageError(f"cannot read run folder {run_dir}: {e}") from None
 
 
-def cmd_eval(args, console) -> int:
+def cmd_eval(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
     from pgrad import sizes
@@ -357,7 +372,7 @@ def cmd_eval(args, console) -> int:
     return 0
 
 
-def cmd_plot(args, console) -> int:
+def cmd_plot(args: argparse.Namespace, console: Console) -> int:
     from pgrad import folders
     from pgrad.config import solve_threshold
     from pgrad.plotting import learning_curve
@@ -380,7 +395,7 @@ def cmd_plot(args, console) -> int:
     return 0
 
 
-def cmd_verify(args, console) -> int:
+def cmd_verify(args: argparse.Namespace, console: Console) -> int:
     from pgrad import sizes
     from pgrad.verify import format_table, memory_bytes, summary, verify
 
@@ -397,7 +412,7 @@ def cmd_verify(args, console) -> int:
     return 0 if all(r.passed for r in rows) else 1
 
 
-def cmd_report(args, console) -> int:
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from pgrad import report
     from pgrad.folders import FolderLock
     from pgrad.runs import default_out

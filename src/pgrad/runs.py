@@ -11,15 +11,19 @@ from __future__ import annotations
 import csv
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pgrad import algorithms, folders
 from pgrad.config import from_dict, solve_threshold, to_dict
+
+if TYPE_CHECKING:
+    from pgrad.training.loop import TrainResult
 
 METRICS_FIELDS = ("seed", "episode", "return", "length", "update", "wall_seconds")
 STATUSES = ("solved", "budget", "diverged", "running", "interrupted")
@@ -40,7 +44,7 @@ def check_out_dir(out: Path, force: bool, needed_bytes: int = 0) -> Path:
     return folders.check_target(out, force=force, kind="run", needed_bytes=needed_bytes)
 
 
-def metrics_rows(seeds, episodes) -> list[tuple]:
+def metrics_rows(seeds: Sequence[int], episodes: Sequence[dict[str, np.ndarray]]) -> list[tuple]:
     """One row per episode: seed, episode (1-based), return, length, update, wall seconds."""
     rows = []
     for seed, table in zip(seeds, episodes, strict=True):
@@ -50,7 +54,7 @@ def metrics_rows(seeds, episodes) -> list[tuple]:
     return rows
 
 
-def per_seed(values, several: bool):
+def per_seed(values: Iterable[Any], several: bool) -> Any:
     """A list with one entry per seed when several, else the single value."""
     values = [v.item() if hasattr(v, "item") else v for v in values]
     return values if several else values[0]
@@ -72,7 +76,8 @@ RUN_STATUSES = ("done", "running", "interrupted")
 still training; a snapshot written on SIGINT or SIGTERM. The last two hold ``checkpoint/``."""
 
 
-def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.ndarray | None = None,
+def write_run(out: Path, *, algo: str, config: Any, seeds: Sequence[int], result: TrainResult,
+              eval_returns: np.ndarray | None = None,
               eval_greedy_returns: np.ndarray | None = None, force: bool = False, run_status: str = "done",
               checkpoint: Callable[[Path], None] | None = None) -> Path:
     """Write the run folder of a training result, whole; returns its path.
@@ -99,8 +104,7 @@ def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.n
             np.save(tmp / "value.npy", result.value_params, allow_pickle=False)
         if result.updates:  # one row of metrics per update
             write_updates(tmp / "updates.csv", result.updates)
-        evaluated = eval_returns is not None and eval_greedy_returns is not None
-        summary = {
+        summary: dict[str, Any] = {
             "run_status": run_status,
             "status": per_seed(result.status, several),
             "solved": per_seed(result.solved, several),
@@ -110,14 +114,16 @@ def write_run(out: Path, *, algo: str, config, seeds, result, eval_returns: np.n
             "episodes": per_seed([len(t["return"]) for t in result.episodes], several),
             "env_steps": per_seed([int(n) for n in result.steps], several),
             "wall_seconds": round(result.wall_seconds, 6),
-            "final_eval_mean": per_seed(eval_returns.mean(axis=1), several) if evaluated else None,
-            "final_eval_greedy_mean": (per_seed(eval_greedy_returns.mean(axis=1), several)
-                                       if evaluated else None),
-            "eval_episodes": int(eval_returns.shape[1]) if evaluated else None,
+            "final_eval_mean": None, "final_eval_greedy_mean": None, "eval_episodes": None,
         }
+        if eval_returns is not None and eval_greedy_returns is not None:
+            summary |= {"final_eval_mean": per_seed(eval_returns.mean(axis=1), several),
+                        "final_eval_greedy_mean": per_seed(eval_greedy_returns.mean(axis=1), several),
+                        "eval_episodes": int(eval_returns.shape[1])}
         if several:
             summary |= {"seeds": list(seeds), "num_solved": int(np.sum(result.solved)),
-                        "final_eval_mean_over_seeds": float(eval_returns.mean()) if evaluated else None}
+                        "final_eval_mean_over_seeds": (None if eval_returns is None
+                                                       else float(eval_returns.mean()))}
         (tmp / "summary.json").write_text(folders.dumps(summary))
         learning_curve(rows, solve_threshold(config), config.solve_window, tmp / "learning_curve.png")
         if checkpoint is not None:
@@ -138,7 +144,7 @@ class RunFolder:
     rows: list[dict]
 
     @property
-    def module(self):
+    def module(self) -> ModuleType:
         return algorithms.module(self.algo)
 
 

@@ -40,7 +40,7 @@ def save(algorithm: Algorithm, state: TrainState, folder: Path) -> None:
     arrays = {f"log/{k}": v for k, v in state.log.to_arrays().items()}
     arrays |= {f"algo/{k}": np.asarray(v) for k, v in algorithm.save(state.algo_state).items()}
     with open(folder / "state.npz", "wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
     meta = {"format": FORMAT, "pgrad_version": __version__, "algo": state.algo,
             "config": to_dict(state.config), "seeds": list(state.seeds), "update": state.update,
             "wall_seconds": state.log.wall, "rngs": [rng.bit_generator.state for rng in state.rngs]}

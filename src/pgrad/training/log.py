@@ -64,8 +64,8 @@ class EpisodeLog:
             if returns[j].size:
                 self.records[i].append((returns[j], lengths[j], update, wall))
                 self.episodes[i] += returns[j].size
-            mean = self.window_mean(i) if self.episodes[i] else None
-            if mean is not None:
+            mean = self.window_mean(i) if self.episodes[i] else float("nan")
+            if self.episodes[i]:
                 means.append(mean)
             if self.episodes[i] >= self.window and mean >= self.threshold:
                 self.solved_at_episode[i], self.solved_at_step[i] = self.episodes[i], self.steps[i]

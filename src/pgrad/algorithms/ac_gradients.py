@@ -20,8 +20,14 @@ import numpy as np
 
 from pgrad.algorithms.ac_agent import Agent
 from pgrad.optim import clip_grad_norm
-from pgrad.policies.gaussian import LOG_2PI, GaussianLinearPolicy
+from pgrad.policies.gaussian import (
+    GaussianLinearPolicy,
+    gaussian_entropy,
+    gaussian_log_density,
+    gaussian_score,
+)
 from pgrad.policies.mlp import require_torch
+from pgrad.policies.softmax import SoftmaxLinearPolicy, score_coefficient, softmax_entropy
 
 
 def forward(agent: Agent, params: np.ndarray, obs: np.ndarray, act: np.ndarray):
@@ -43,78 +49,75 @@ def ascent_direction(agent: Agent, fwd, coef: np.ndarray, ret: np.ndarray, ent_c
 
 
 @dataclass(frozen=True)
-class LinearForward:
-    """One numpy forward pass of a linear policy over a minibatch, seed first: features phi
-    [S, B, F], log pi(a_i | s_i) [S, B], and what the score needs: for softmax-linear (z = phi W)
-    log pi(. | s) and pi [S, B, A] and the one-hot actions; for Gaussian-linear (mu = phi W) the
-    standardised actions (a - mu) / sigma [S, B, m], sigma and log sigma."""
+class SoftmaxForward:
+    """One numpy forward pass of the softmax-linear policy (z = phi W) over a minibatch, seed first:
+    features phi [S, B, F], log pi(. | s) and pi(. | s) [S, B, A], the actions [S, B] and
+    log pi(a_i | s_i) [S, B], all from the policy's own formulas."""
 
     phi: np.ndarray
+    logp_all: np.ndarray
+    probs: np.ndarray
+    act: np.ndarray
     logp: np.ndarray
-    logp_all: np.ndarray | None = None
-    probs: np.ndarray | None = None
-    onehot: np.ndarray | None = None
-    z: np.ndarray | None = None
-    sigma: np.ndarray | None = None
-    log_std: np.ndarray | None = None
 
     @property
     def entropy(self) -> np.ndarray:
-        """H(pi(. | s_i)) [S, B]: -sum_a pi_a log pi_a, or sum_j (log sigma_j + (1 + log 2 pi) / 2)."""
-        if self.sigma is None:
-            return -(self.probs * self.logp_all).sum(axis=-1)
-        return np.broadcast_to((self.log_std + 0.5 * (1.0 + LOG_2PI)).sum(axis=-1), self.logp.shape)
+        """H(pi(. | s_i)) [S, B]."""
+        return softmax_entropy(self.logp_all, self.probs)
 
 
-def linear_forward(policy, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> LinearForward:
-    """theta [S, d]; obs [S, B, n]; act [S, B, ...] -> LinearForward."""
+@dataclass(frozen=True)
+class GaussianForward:
+    """One numpy forward pass of the Gaussian-linear policy (mu = phi W) over a minibatch, seed first:
+    features phi [S, B, F], the standardised actions z = (a - mu) / sigma [S, B, m], sigma and
+    log sigma (broadcastable to z), and log pi(a_i | s_i) [S, B]."""
+
+    phi: np.ndarray
+    z: np.ndarray
+    sigma: np.ndarray
+    log_std: np.ndarray
+    logp: np.ndarray
+
+    @property
+    def entropy(self) -> np.ndarray:
+        """H(pi(. | s_i)) [S, B] (the same in every state)."""
+        return np.broadcast_to(gaussian_entropy(self.log_std), self.logp.shape)
+
+
+LinearForward = SoftmaxForward | GaussianForward
+
+
+def linear_forward(policy: SoftmaxLinearPolicy | GaussianLinearPolicy, theta: np.ndarray, obs: np.ndarray,
+                   act: np.ndarray) -> LinearForward:
+    """theta [S, d]; obs [S, B, n]; act [S, B, ...] -> the forward pass, by the policy's methods."""
     phi = policy.features(obs)
     if isinstance(policy, GaussianLinearPolicy):
-        mu = policy.mean(theta, obs)
-        log_std = policy.log_std(theta)
-        sigma = np.exp(log_std)
-        z = (act - mu) / sigma
-        logp = (-0.5 * np.square(z) - log_std - 0.5 * LOG_2PI).sum(axis=-1)
-        return LinearForward(phi, logp, z=z, sigma=sigma, log_std=log_std)
-    logp_all, probs = log_softmax_by_action(policy.logits(theta, obs))
-    onehot = act[..., None] == np.arange(logp_all.shape[-1])
+        z, sigma, log_std = policy.standardize(theta, obs, act)
+        return GaussianForward(phi, z, sigma, log_std, gaussian_log_density(z, log_std))
+    logp_all, probs = policy.distribution(theta, obs)
     logp = np.take_along_axis(logp_all, act[..., None].astype(np.intp), axis=-1)[..., 0]
-    return LinearForward(phi, logp, logp_all=logp_all, probs=probs, onehot=onehot)
-
-
-def log_softmax_by_action(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(log softmax(z), softmax(z)) over the last axis, [..., A] each: z_a - m - log sum_b exp(z_b - m),
-    m = max_b z_b, computed one action at a time (for the few actions of a policy this is much
-    faster than reductions along a short last axis)."""
-    m = z[..., 0]
-    for a in range(1, z.shape[-1]):
-        m = np.maximum(m, z[..., a])
-    shifted = z - m[..., None]
-    e = np.exp(shifted)
-    total = e[..., 0]
-    for a in range(1, z.shape[-1]):
-        total = total + e[..., a]
-    return shifted - np.log(total)[..., None], e / total[..., None]
+    return SoftmaxForward(phi, logp_all, probs, act, logp)
 
 
 def linear_gradient(forward: LinearForward, coef: np.ndarray, ent_coef: float) -> np.ndarray:
     """grad J = (1/B) sum_i [c_i grad log pi(a_i | s_i) + ent_coef grad H(pi(. | s_i))]: [S, d].
 
-    Both linear policies are linear in the features, so grad J = (1/B) sum_i phi(s_i) (x) g_i:
+    Both linear policies are linear in the features, so grad J = (1/B) sum_i phi(s_i) (x) g_i with
+    the policies' score coefficients (``score_coefficient``, ``gaussian_score``):
     softmax-linear: g_i = c_i (e_a - pi) - ent_coef pi (log pi + H)  (the gradients in z);
     Gaussian-linear: g_i = c_i z / sigma for W, and (1/B) sum_i c_i (z^2 - 1) + ent_coef for log_std.
     """
     B = coef.shape[1]
-    if forward.sigma is None:
+    if isinstance(forward, SoftmaxForward):
         probs = forward.probs
-        g = coef[..., None] * (forward.onehot - probs)
+        g = coef[..., None] * score_coefficient(forward.act, probs)
         if ent_coef:
             g = g - ent_coef * probs * (forward.logp_all + forward.entropy[..., None])
         grad = np.einsum("sbf,sba->sfa", forward.phi, g) / B
         return grad.reshape(grad.shape[0], -1)
-    z = forward.z
-    grad_W = np.einsum("sbf,sbm->sfm", forward.phi, coef[..., None] * z / forward.sigma) / B
-    grad_log_std = (coef[..., None] * (np.square(z) - 1.0)).mean(axis=1) + ent_coef
+    d_mu, d_log_std = gaussian_score(forward.z, forward.sigma, coef[..., None])
+    grad_W = np.einsum("sbf,sbm->sfm", forward.phi, d_mu) / B
+    grad_log_std = d_log_std.mean(axis=1) + ent_coef
     return np.concatenate([grad_W.reshape(grad_W.shape[0], -1), grad_log_std], axis=1)
 
 

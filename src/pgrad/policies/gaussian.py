@@ -19,6 +19,25 @@ from pgrad.policies.base import check_theta_obs
 LOG_2PI = math.log(2 * math.pi)
 
 
+def gaussian_log_density(z: np.ndarray, log_std: np.ndarray) -> np.ndarray:
+    """log N(a; mu, sigma^2) summed over the action: sum_j [-z_j^2 / 2 - log sigma_j - log(2 pi) / 2]
+    with z = (a - mu) / sigma: [...] from z [..., m]."""
+    return (-0.5 * np.square(z) - log_std - 0.5 * LOG_2PI).sum(axis=-1)
+
+
+def gaussian_entropy(log_std: np.ndarray) -> np.ndarray:
+    """H = sum_j (log sigma_j + (1 + log 2 pi) / 2): [...] from log sigma [..., m]."""
+    return (log_std + 0.5 * (1.0 + LOG_2PI)).sum(axis=-1)
+
+
+def gaussian_score(z: np.ndarray, sigma: np.ndarray,
+                   weight: np.ndarray | float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The score's coefficients, each times ``weight`` (broadcastable to z): d log pi / d mu = z / sigma
+    and d log pi / d log sigma = z^2 - 1, [..., m] each (for a linear mean, grad_W log pi =
+    phi(s) (z / sigma)^T)."""
+    return weight * z / sigma, weight * (np.square(z) - 1.0)
+
+
 class _Gaussian:
     """What both Gaussian policies derive from their ``mean(theta, obs)`` [..., m] and
     ``log_std(theta)`` (broadcastable to it), which each defines: sampling, log pi, entropy."""
@@ -60,19 +79,24 @@ class _Gaussian:
         if act.shape != mu.shape:
             raise ValueError(f"act must have shape {mu.shape} (batch and action_dim), got {act.shape}")
 
-    def log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
-        """log pi(a | s) = sum_j [-z_j^2 / 2 - log_std_j - log(2 pi) / 2], z = (a - mu) / sigma: [...]."""
+    def standardize(self, theta: np.ndarray, obs: np.ndarray,
+                    act: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(z, sigma, log sigma) with z = (a - mu(s)) / sigma: z [..., m], sigma and log sigma
+        broadcastable to it."""
         mu = self.mean(theta, obs)
         self._check_act(act, mu)
         log_std = self.log_std(theta)
-        z = (act - mu) * np.exp(-log_std)
-        return (-0.5 * np.square(z) - log_std - 0.5 * LOG_2PI).sum(axis=-1)
+        sigma = np.exp(log_std)
+        return (act - mu) / sigma, sigma, log_std
+
+    def log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
+        """log pi(a | s) = sum_j [-z_j^2 / 2 - log_std_j - log(2 pi) / 2], z = (a - mu) / sigma: [...]."""
+        z, _, log_std = self.standardize(theta, obs, act)
+        return gaussian_log_density(z, log_std)
 
     def entropy(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
         """H(pi(. | s)) = sum_j (log_std_j + (1 + log 2 pi) / 2), broadcast to the batch: [...]."""
-        batch = self.mean(theta, obs).shape[:-1]
-        h = (self.log_std(theta) + 0.5 * (1.0 + LOG_2PI)).sum(axis=-1)
-        return np.broadcast_to(h, batch)
+        return np.broadcast_to(gaussian_entropy(self.log_std(theta)), self.mean(theta, obs).shape[:-1])
 
 
 @dataclass(frozen=True)
@@ -146,13 +170,11 @@ class GaussianLinearPolicy(_Gaussian):
 
     def grad_log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
         """grad_theta log pi(a | s) = (phi(s) (z / sigma)^T flattened, z^2 - 1): [..., d]."""
-        mu = self.mean(theta, obs)
-        self._check_act(act, mu)
-        inv_sigma = np.exp(-self.log_std(theta))
-        z = (act - mu) * inv_sigma
-        grad_W = self.features(obs)[..., :, None] * (z * inv_sigma)[..., None, :]
+        z, sigma, _ = self.standardize(theta, obs, act)
+        d_mu, d_log_std = gaussian_score(z, sigma)
+        grad_W = self.features(obs)[..., :, None] * d_mu[..., None, :]
         grad_W = grad_W.reshape(*grad_W.shape[:-2], self.num_features * self.action_dim)
-        return np.concatenate([grad_W, np.square(z) - 1.0], axis=-1)
+        return np.concatenate([grad_W, d_log_std], axis=-1)
 
     def grad_entropy(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
         """grad_theta H = (0 for W, 1 for each log_std_j), broadcast to the batch: [..., d]."""

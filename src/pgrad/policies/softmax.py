@@ -25,10 +25,31 @@ import numpy as np
 from pgrad.policies.base import check_theta_obs
 
 
+def log_softmax_and_softmax(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log softmax(z), softmax(z)) over the last axis, [..., A] each: z_a - m - log sum_b exp(z_b - m)
+    and exp(z_a - m) / sum_b exp(z_b - m), m = max_b z_b; finite for finite z. Computed one action
+    at a time: for the few actions of a policy this is much faster than reductions along a short
+    last axis. The one implementation of the softmax in pgrad's numpy code."""
+    m = z[..., 0]
+    for a in range(1, z.shape[-1]):
+        m = np.maximum(m, z[..., a])
+    shifted = z - m[..., None]
+    e = np.exp(shifted)
+    total = e[..., 0]
+    for a in range(1, z.shape[-1]):
+        total = total + e[..., a]
+    return shifted - np.log(total)[..., None], e / total[..., None]
+
+
 def log_softmax(z: np.ndarray) -> np.ndarray:
-    """log softmax(z)_a = z_a - max(z) - log sum_b exp(z_b - max(z)): [..., A], finite for finite z."""
-    shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    """log softmax(z)_a = z_a - max(z) - log sum_b exp(z_b - max(z)): [..., A]
+    (:func:`log_softmax_and_softmax`)."""
+    return log_softmax_and_softmax(z)[0]
+
+
+def softmax_entropy(logp: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """H(pi(. | s)) = -sum_a pi_a log pi_a: [...] from log pi and pi [..., A]."""
+    return -(probs * logp).sum(axis=-1)
 
 
 class _Softmax:
@@ -50,9 +71,17 @@ class _Softmax:
         """theta = 0 (uniform over actions): shape [d], or [S, d] with num_seeds."""
         return np.zeros((self.dim,) if num_seeds is None else (num_seeds, self.dim))
 
+    def distribution(self, theta: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(log pi(. | s), pi(. | s)) = (log softmax(z), softmax(z)): [..., A] each."""
+        return log_softmax_and_softmax(self.logits(theta, obs))
+
     def probs(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
         """pi(a | s) = softmax(z)_a: [..., A]."""
-        return np.exp(log_softmax(self.logits(theta, obs)))
+        return self.distribution(theta, obs)[1]
+
+    def entropy(self, theta: np.ndarray, obs: np.ndarray) -> np.ndarray:
+        """H(pi(. | s)) = -sum_a pi_a log pi_a: [...]."""
+        return softmax_entropy(*self.distribution(theta, obs))
 
     def noise(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
         """g ~ Gumbel(0, 1), one per action and batch element: [*shape, A]."""
@@ -75,8 +104,7 @@ class _Softmax:
                       act: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The score as features times a coefficient: grad log pi(a | s) = phi(s) (x) (onehot(a) - pi(. | s)),
         returned as (phi [..., F], onehot(a) - pi(. | s) [..., A]); theta is laid out row-major by feature."""
-        onehot = act[..., None] == np.arange(self.num_actions)
-        return self.features(obs), onehot - self.probs(theta, obs)
+        return self.features(obs), score_coefficient(act, self.probs(theta, obs))
 
     def log_prob(self, theta: np.ndarray, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
         """log pi(a | s) = z_a - log sum_b exp(z_b): [...]."""
@@ -92,6 +120,11 @@ class _Softmax:
         e_a = (act[..., None] == np.arange(self.num_actions)).astype(pi.dtype)
         outer = phi[..., :, None] * (e_a - pi)[..., None, :]
         return outer.reshape(*outer.shape[:-2], self.dim)
+
+
+def score_coefficient(act: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """d log pi(a | s) / dz = onehot(a) - pi(. | s): [..., A] (the score is phi(s) times it)."""
+    return (act[..., None] == np.arange(probs.shape[-1])) - probs
 
 
 def _check_act(act: np.ndarray, probs_shape: tuple[int, ...]) -> None:

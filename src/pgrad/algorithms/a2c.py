@@ -23,7 +23,7 @@ import numpy as np
 
 from pgrad.algorithms import actor_critic as ac
 from pgrad.algorithms.ac_agent import Agent, make_policy
-from pgrad.algorithms.ac_gradients import ascent_direction, forward
+from pgrad.algorithms.ac_gradients import MLPForward, ascent_direction, forward
 from pgrad.algorithms.ac_samples import Samples, normalize
 from pgrad.optim import Adam
 from pgrad.training.loop import TrainResult
@@ -61,16 +61,18 @@ def train(config: A2CConfig, seeds: Sequence[int] = (0,),
     return ac.train("a2c", ALGORITHM, config, seeds, logger)
 
 
-def a2c_step(agent: Agent, config: A2CConfig, params: np.ndarray, opt_state, data: Samples,
-             rngs, lr: float):
+def a2c_step(agent: Agent, config: A2CConfig, params: np.ndarray, opt_state: tuple[np.ndarray, ...],
+             data: Samples, rngs: Sequence[np.random.Generator],
+             lr: float) -> tuple[np.ndarray, tuple[np.ndarray, ...], dict]:
     """One Adam step along grad J with c_i = A_i (module docstring) on all N * T samples (no
     randomness: ``rngs`` is unused). Returns (params, Adam state, {"entropy": its mean})."""
     adv = normalize(data.adv) if config.normalize_advantages else data.adv
     fwd = forward(agent, params, data.obs, data.act)
     grad, _ = ascent_direction(agent, fwd, adv, data.ret, config.ent_coef, config.vf_coef,
                                   config.max_grad_norm)
-    entropy = fwd.entropy.detach().numpy() if agent.mlp else fwd.entropy
-    return *Adam(lr).step(params, grad, opt_state), {"entropy": float(entropy.mean())}
+    entropy = fwd.entropy.detach().numpy() if isinstance(fwd, MLPForward) else fwd.entropy
+    params, opt_state = Adam(lr).step(params, grad, opt_state)
+    return params, opt_state, {"entropy": float(entropy.mean())}
 
 
 ALGORITHM = ac.make_algorithm(a2c_step, old_log_prob=False)

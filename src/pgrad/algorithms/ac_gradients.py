@@ -15,6 +15,7 @@ trains the MLP value function with the value term.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,19 +30,23 @@ from pgrad.policies.gaussian import (
 from pgrad.policies.mlp import require_torch
 from pgrad.policies.softmax import SoftmaxLinearPolicy, score_coefficient, softmax_entropy
 
+if TYPE_CHECKING:
+    from torch import Tensor
 
-def forward(agent: Agent, params: np.ndarray, obs: np.ndarray, act: np.ndarray):
+
+def forward(agent: Agent, params: np.ndarray, obs: np.ndarray, act: np.ndarray) -> LinearForward | MLPForward:
     """The policy's forward pass on seed-first samples: numpy for linear policies, torch (with
     the value function) for MLPs. Either result has ``logp`` [S, B] as a numpy array."""
     if agent.mlp:
-        return mlp_forward(agent, params, *to_torch(obs, act))
-    return linear_forward(agent.policy, params, obs, act)
+        obs_t, act_t = to_torch(obs, act)
+        return mlp_forward(agent, params, obs_t, act_t)
+    return linear_forward(agent.linear_parts[0], params, obs, act)
 
 
-def ascent_direction(agent: Agent, fwd, coef: np.ndarray, ret: np.ndarray, ent_coef: float,
-                     vf_coef: float, max_grad_norm: float) -> tuple[np.ndarray, np.ndarray]:
+def ascent_direction(agent: Agent, fwd: LinearForward | MLPForward, coef: np.ndarray, ret: np.ndarray,
+                     ent_coef: float, vf_coef: float, max_grad_norm: float) -> tuple[np.ndarray, np.ndarray]:
     """grad J (module docstring) with each seed's norm clipped: (direction [S, d], norm [S])."""
-    if agent.mlp:
+    if isinstance(fwd, MLPForward):
         grad = mlp_gradient(fwd, coef, to_torch(ret)[0], ent_coef, vf_coef)
     else:
         grad = linear_gradient(fwd, coef, ent_coef)
@@ -126,25 +131,27 @@ class MLPForward:
     """One torch forward pass over a minibatch: the leaf parameters p [S, d_pi + d_v], the
     tensors log pi(a_i | s_i), H(pi(. | s_i)), V(s_i) [S, B], and logp [S, B] as numpy."""
 
-    params: object
-    logp_t: object
-    entropy: object
-    value: object
+    params: Tensor
+    logp_t: Tensor
+    entropy: Tensor
+    value: Tensor
     logp: np.ndarray
 
 
-def mlp_forward(agent: Agent, params: np.ndarray, obs, act) -> MLPForward:
+def mlp_forward(agent: Agent, params: np.ndarray, obs: Tensor, act: Tensor) -> MLPForward:
     """The forward pass of the MLP policy and value function in torch float32.
 
     params: [S, d_pi + d_v] = (theta, value parameters) numpy; obs [S, B, n], act [S, B, ...] tensors."""
     torch = require_torch()
+    policy, value = agent.mlp_parts
     p = torch.tensor(params, dtype=torch.float32, requires_grad=True)
-    theta, w = p[:, :agent.policy.dim], p[:, agent.policy.dim:]
-    logp, entropy = agent.policy.torch_log_prob_entropy(theta, obs, act)
-    return MLPForward(p, logp, entropy, agent.value.torch_value(w, obs), logp.detach().double().numpy())
+    theta, w = p[:, :policy.dim], p[:, policy.dim:]
+    logp, entropy = policy.torch_log_prob_entropy(theta, obs, act)
+    return MLPForward(p, logp, entropy, value.torch_value(w, obs), logp.detach().double().numpy())
 
 
-def mlp_gradient(fwd: MLPForward, coef: np.ndarray, ret, ent_coef: float, vf_coef: float) -> np.ndarray:
+def mlp_gradient(fwd: MLPForward, coef: np.ndarray, ret: Tensor, ent_coef: float,
+                 vf_coef: float) -> np.ndarray:
     """grad J for the MLP policy and value function by autograd (J in the module docstring):
     [S, d_pi + d_v] float64. coef: [S, B] numpy, the fixed c_i; ret: [S, B] tensor, the targets R_i."""
     torch = require_torch()
@@ -152,10 +159,13 @@ def mlp_gradient(fwd: MLPForward, coef: np.ndarray, ret, ent_coef: float, vf_coe
     objective = ((torch.from_numpy(coef).float() * fwd.logp_t).mean(dim=1)
                  + ent_coef * fwd.entropy.mean(dim=1) - vf_coef * value_loss)
     objective.sum().backward()  # seeds are independent: each row of p gets its own gradient
-    return fwd.params.grad.numpy().astype(np.float64)
+    grad = fwd.params.grad
+    if grad is None:
+        raise RuntimeError("autograd gave no gradient")
+    return grad.numpy().astype(np.float64)
 
 
-def to_torch(*arrays):
+def to_torch(*arrays: np.ndarray) -> tuple[Tensor, ...]:
     """numpy arrays -> torch tensors (float arrays as float32)."""
     torch = require_torch()
     return tuple(torch.from_numpy(np.ascontiguousarray(x, np.float32 if x.dtype.kind == "f" else None))

@@ -4,6 +4,7 @@ arrays, the value refit, and the diagnostics of an update."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -16,11 +17,11 @@ from pgrad.rollout import Segment
 
 def select(segment: Segment, keep: np.ndarray) -> Segment:
     """The segment restricted to the seeds where ``keep`` is true."""
-    arrays = {k: getattr(segment, k)[:, keep] for k in ("obs", "act", "rew", "terminated", "truncated",
-                                                         "next_obs")}
-    episodes = {k: tuple(x for x, k_ in zip(getattr(segment, k), keep, strict=True) if k_)
-                for k in ("episode_returns", "episode_lengths")}
-    return Segment(**arrays, **episodes)
+    rows = np.flatnonzero(keep)
+    return Segment(segment.obs[:, keep], segment.act[:, keep], segment.rew[:, keep],
+                   segment.terminated[:, keep], segment.truncated[:, keep], segment.next_obs[:, keep],
+                   tuple(segment.episode_returns[j] for j in rows),
+                   tuple(segment.episode_lengths[j] for j in rows))
 
 
 def values(agent: Agent, w: np.ndarray, segment: Segment) -> tuple[np.ndarray, np.ndarray]:
@@ -45,21 +46,24 @@ class Samples:
     adv: np.ndarray
     ret: np.ndarray
     logp_old: np.ndarray | None
-    value: np.ndarray
+    value: np.ndarray | None
 
     def take(self, index: np.ndarray) -> Samples:
         """Samples index [S, M'] of each seed (one gather per field; ``value`` is left out)."""
         rows = np.arange(index.shape[0])[:, None]
-        return Samples(*(None if (x := getattr(self, f)) is None or f == "value" else x[rows, index]
-                         for f in self.__dataclass_fields__))
+        logp_old = None if self.logp_old is None else self.logp_old[rows, index]
+        return Samples(self.obs[rows, index], self.act[rows, index], self.adv[rows, index],
+                       self.ret[rows, index], logp_old, None)
 
     def window(self, lo: int, hi: int) -> Samples:
         """Samples lo .. hi-1 of each seed (views)."""
-        return Samples(*(None if (x := getattr(self, f)) is None else x[:, lo:hi]
-                         for f in self.__dataclass_fields__))
+        logp_old = None if self.logp_old is None else self.logp_old[:, lo:hi]
+        value = None if self.value is None else self.value[:, lo:hi]
+        return Samples(self.obs[:, lo:hi], self.act[:, lo:hi], self.adv[:, lo:hi], self.ret[:, lo:hi],
+                       logp_old, value)
 
 
-def estimate(agent: Agent, config, params: np.ndarray, w: np.ndarray, segment: Segment, *,
+def estimate(agent: Agent, config: Any, params: np.ndarray, w: np.ndarray, segment: Segment, *,
              old_log_prob: bool = True) -> Samples:
     """V(s_t) and V(s'_t) with the value parameters w [S, F], the advantages A = GAE(gamma, lambda)
     and the value targets R = A + V, as seed-first samples; with ``old_log_prob``, also
@@ -72,12 +76,12 @@ def estimate(agent: Agent, config, params: np.ndarray, w: np.ndarray, segment: S
     return Samples(obs, act, seed_first(adv), seed_first(adv + value), logp_old, seed_first(value))
 
 
-def fit_value(agent: Agent, config, params: np.ndarray, w: np.ndarray, data: Samples) -> np.ndarray:
+def fit_value(agent: Agent, config: Any, params: np.ndarray, w: np.ndarray, data: Samples) -> np.ndarray:
     """The value parameters after an update: the MLP's are part of params (trained by the value
     term of J); the linear ones are refitted to the targets R by least squares (proximal to w)."""
     if agent.mlp:
         return params[:, agent.policy.dim:]
-    return agent.value.fit(data.obs, data.ret, config.value_ridge, w_prev=w)
+    return agent.linear_parts[1].fit(data.obs, data.ret, config.value_ridge, w_prev=w)
 
 
 def normalize(adv: np.ndarray, eps: float = 1e-8) -> np.ndarray:
@@ -89,12 +93,14 @@ def normalize(adv: np.ndarray, eps: float = 1e-8) -> np.ndarray:
 def value_diagnostics(data: Samples) -> dict:
     """The value loss mean (V(s) - R)^2 and the explained variance 1 - Var[R - V] / Var[R] of the
     values the advantages were computed with, averaged over seeds."""
+    if data.value is None:
+        raise ValueError("value diagnostics need the samples' values")
     explained = estimators.explained_variance(data.value, data.ret)  # nan where Var[R] = 0
     return {"value_loss": float(np.square(data.value - data.ret).mean()),
             "explained_variance": float(np.nanmean(explained)) if np.isfinite(explained).any() else np.nan}
 
 
-def policy_diagnostics(logp: np.ndarray, logp_old: np.ndarray, entropy, clip: float) -> dict:
+def policy_diagnostics(logp: np.ndarray, logp_old: np.ndarray, entropy: Any, clip: float) -> dict:
     """Per minibatch, before its step: the approximate KL(pi_old || pi_theta) (k3 estimator), the
     fraction of samples whose ratio is outside [1 - eps, 1 + eps], and the entropy; means [S]."""
     entropy = entropy.detach().numpy() if hasattr(entropy, "detach") else entropy

@@ -80,7 +80,7 @@ class ActorCriticConfig:
     solve_window: int = solve_window_field()
     eval_episodes: int = eval_episodes_field()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_choices(self)
         check_config(self)
 
@@ -159,7 +159,7 @@ def sample(config: ActorCriticConfig, state: ActorCriticState, idx: np.ndarray) 
                   np.full(len(idx), config.batch_size, np.int64), (idx, segment))
 
 
-def make_learn(ascend: Ascend, old_log_prob: bool):
+def make_learn(ascend: Ascend, old_log_prob: bool) -> Callable[..., tuple[np.ndarray, dict]]:
     """The learn step of an actor-critic algorithm with this ``ascend``; ``old_log_prob``: keep
     log pi_old of the samples (PPO's ratio needs it)."""
 
@@ -204,6 +204,8 @@ def load(config: ActorCriticConfig, rngs: list[np.random.Generator],
     state.params[:], state.w[:] = arrays["params"], arrays["w"]
     for k, x in enumerate(state.opt_state):
         x[:] = arrays[f"opt{k}"]
+    if not isinstance(state.sampler, DynamicsSegments):
+        raise ValueError(restorable(config))
     state.sampler.state[:] = arrays["env_state"]
     state.sampler.ep_return[:], state.sampler.ep_length[:] = arrays["ep_return"], arrays["ep_length"]
     return state

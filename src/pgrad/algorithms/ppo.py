@@ -72,7 +72,7 @@ class PPOConfig(Base):
     minibatch_size: int = param(512, "B, samples per gradient step (a divisor of N * T)")
     clip: float = param(0.2, "clip range eps of the probability ratio")
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         super().__post_init__()
         positive_ints(self, "epochs", "minibatch_size")
         if self.batch_size % self.minibatch_size:
@@ -89,8 +89,9 @@ def train(config: PPOConfig, seeds: Sequence[int] = (0,),
     return ac.train("ppo", ALGORITHM, config, seeds, logger)
 
 
-def ppo_epochs(agent: Agent, config: PPOConfig, params: np.ndarray, opt_state, data: Samples,
-               rngs, lr: float):
+def ppo_epochs(agent: Agent, config: PPOConfig, params: np.ndarray, opt_state: tuple[np.ndarray, ...],
+               data: Samples, rngs: Sequence[np.random.Generator],
+               lr: float) -> tuple[np.ndarray, tuple[np.ndarray, ...], dict]:
     """E epochs of minibatch gradient ascent on the clipped surrogate (module docstring).
 
     params: [S, d]; data: seed-first samples [S, M]. Each seed draws the permutations of all
@@ -112,7 +113,7 @@ def ppo_epochs(agent: Agent, config: PPOConfig, params: np.ndarray, opt_state, d
             grad, _ = ascent_direction(agent, fwd, coef, mb.ret, config.ent_coef, config.vf_coef,
                                           config.max_grad_norm)
             params, opt_state = optimizer.step(params, grad, opt_state)
-            if epoch == config.epochs - 1:
+            if epoch == config.epochs - 1 and mb.logp_old is not None:
                 diagnostics.append(policy_diagnostics(fwd.logp, mb.logp_old, fwd.entropy, config.clip))
     return params, opt_state, {k: float(np.mean([d[k] for d in diagnostics])) for k in diagnostics[0]}
 

@@ -446,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     2 (bad input, one line on stderr), 130 / 143 (SIGINT / SIGTERM: one line, ``interrupted``)."""
     from pgrad.folders import fs_error
 
+    program = argv is None  # the pgrad process itself (not a call from Python)
     argv = sys.argv[1:] if argv is None else argv
     handlers = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _raise_terminated}
     previous = {s: signal.signal(s, h) for s, h in handlers.items()}
@@ -464,8 +465,8 @@ def main(argv: list[str] | None = None) -> int:
         print("pgrad: interrupted", file=sys.stderr)
         return 143
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+        for s, h in previous.items():  # the process is done: a late signal changes nothing
+            signal.signal(s, signal.SIG_IGN if program else h)
     print(f"pgrad: error: {message}", file=sys.stderr)
     return 2
 

@@ -279,7 +279,12 @@ class FolderLock:
         self.fd = None
 
     def __enter__(self) -> FolderLock:
-        return self.acquire()
+        try:
+            with signals_held():  # a signal meanwhile lands below, where the lock is released
+                return self.acquire()
+        except BaseException:
+            self.release()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         with signals_held():

@@ -33,6 +33,7 @@ from typing import NoReturn, cast
 import numpy as np
 
 from pgrad import folders
+from pgrad.config import INFINITIES
 from pgrad.plotting import moving_average
 from pgrad.stats import iqm, iqm_ci
 
@@ -128,6 +129,12 @@ def load_run(path: Path) -> Run:
         _fail(path, f"missing or malformed field {e}")
     if final_eval.shape != (len(seeds),):
         _fail(path, f"summary.json has {final_eval.size} final_eval_mean values for {len(seeds)} seeds")
+    window, threshold = config.get("solve_window", DEFAULT_WINDOW), config.get("solve_threshold")
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        _fail(path, f"config.json solve_window must be a positive integer, is {window!r}")
+    if threshold is not None and threshold not in INFINITIES and (
+            isinstance(threshold, bool) or not isinstance(threshold, int | float)):
+        _fail(path, f"config.json solve_threshold must be a number, null or \"inf\", is {threshold!r}")
     env_steps = summary.get("env_steps")
     if env_steps is not None:
         env_steps = np.atleast_1d(np.asarray(env_steps, dtype=object))
@@ -343,8 +350,8 @@ def figure(groups: Sequence[Group], path: Path, rng: np.random.Generator) -> Pat
             if len(curves) > 1:
                 ax.fill_between(grid, low, high, color=color, alpha=0.25, lw=0)
         thresholds = {r.config.get("solve_threshold") for g in members for r in g.runs}
-        if len(thresholds) == 1 and None not in thresholds:
-            threshold = thresholds.pop()
+        threshold = thresholds.pop() if len(thresholds) == 1 else None
+        if isinstance(threshold, int | float) and np.isfinite(threshold):
             ax.axhline(threshold, ls="--", color="tab:red", lw=1, label=f"threshold {threshold:g}")
         windows = sorted({r.window for g in members for r in g.runs})
         ax.set_title(env_id)

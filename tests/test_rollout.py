@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import pgrad.rollout
+import pgrad.rollout.episodes
 from pgrad.envs import CARTPOLE
 from pgrad.policies import LogisticPolicy
 from pgrad.rollout import rollout
@@ -49,7 +49,7 @@ def test_truncation_at_the_time_limit_keeps_flags_apart():
 
 @pytest.mark.parametrize("compact_min", [1, 10**9], ids=["compacting", "never-compacting"])
 def test_seed_in_batch_equals_seed_alone(monkeypatch, compact_min):
-    monkeypatch.setattr(pgrad.rollout, "COMPACT_MIN", compact_min)
+    monkeypatch.setattr(pgrad.rollout.episodes, "COMPACT_MIN", compact_min)  # read where defined
     rng = np.random.default_rng(9)
     theta = rng.normal(size=(4, 4)) * 5
     batched = rollout(CARTPOLE, POLICY, theta, [np.random.default_rng(s) for s in range(4)], 6)

@@ -458,20 +458,13 @@ BAD_ENVS = {"Pong-v5", "", "nosuchmodule:Foo-v0", "CartPole-v1 "}
 
 
 def env_valid(algo: str, env: str) -> bool | None:
-    if algo == "reinforce":
-        choices = FIELDS["reinforce"]["env_id"][1]
-        if choices:  # pgrad's own dynamics only
-            if env in choices:
-                return True
-            return None if ":" in env and not env.startswith("nosuchmodule") else False
-        if env in ("CartPole-v1", "Acrobot-v1", "MountainCar-v0"):  # any id: discrete actions needed
-            return True
-        return False if env in BAD_ENVS else None
+    """Every algorithm takes pgrad's own dynamics and any Gymnasium id with Discrete or 1-D Box
+    actions (``--float32`` only on pgrad's own: see semantic_validity)."""
     if env in AC_ENVS:
         return True
     if env.startswith("Taxi"):
         return None  # quadratic value features of 500 states: refused unless --value-features linear
-    return False
+    return False if env in BAD_ENVS else None
 
 
 def semantic_validity(algo: str, final: dict) -> bool | None:
@@ -503,6 +496,10 @@ def semantic_validity(algo: str, final: dict) -> bool | None:
         b = final.get("minibatch_size", defaults["minibatch_size"])
         if all(isinstance(x, int) and 0 < x < 10**9 for x in (n, t, b)):
             verdicts.append((n * t) % b == 0)
+    pgrads_own = {"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0",
+                  "pgrad.envs.registration:pgrad/CartPole-v1"}
+    if final.get("float32") is True and final.get("env_id", "CartPole-v1") not in pgrads_own:
+        verdicts.append(None if final.get("env_id") not in AC_ENVS else False)  # float32: pgrad's own only
     if False in verdicts:
         return False
     return True if all(v is True for v in verdicts) else None

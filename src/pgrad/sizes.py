@@ -45,18 +45,34 @@ def rollout_bytes(num_envs: int, horizon: int, obs_dim: int, params: int, step_d
 
 
 def reinforce_bytes(config: Any, num_seeds: int) -> int:
-    """REINFORCE: the rollout of S * K episodes, the episode records, and the evaluation."""
-    from pgrad.algorithms.reinforce import make_policy
-    from pgrad.envs import get_dynamics
+    """REINFORCE: the rollout of S * K episodes (on Gymnasium ids also the S * K environments),
+    the episode records, the value baseline's parameters and fit, the full score of policies
+    without a factored one (Gaussian), and the evaluation."""
+    from pgrad.algorithms.reinforce import horizon, make_policy
+    from pgrad.rollout import _pgrad_dynamics, env_spec
+    from pgrad.values import LinearValue
 
-    dynamics = get_dynamics(config.env_id)
-    d = make_policy(config, dynamics).dim
-    itemsize = 4 if config.float32 else 8
-    H, n, q = dynamics.max_episode_steps, dynamics.obs_dim, dynamics.step_draws
-    train = rollout_bytes(num_seeds * config.episodes_per_update, H, n, d, q, itemsize)
-    records = num_seeds * (config.max_episodes + config.episodes_per_update) * 40
-    evaluation = rollout_bytes(num_seeds * config.eval_episodes, H, n, d, q)
-    return max(train + records, evaluation)
+    spec = env_spec(config.env_id)
+    policy = make_policy(config, spec)
+    d, n, m = policy.dim, spec.obs_dim, spec.action_dim
+    S, K, E = num_seeds, config.episodes_per_update, config.eval_episodes
+    H = horizon(config)
+    dynamics = _pgrad_dynamics(config.env_id)
+    if dynamics is not None:
+        itemsize, q = (4 if config.float32 else 8), dynamics.step_draws
+        train = rollout_bytes(S * K, H, n, d, q, itemsize)
+        evaluation = rollout_bytes(S * E, H, n, d, q)
+    else:  # gym_rollout: float64 rows, K Gymnasium environments per seed
+        train = rollout_bytes(S * K, H, n, d) + S * K * GYM_ENV_BYTES
+        evaluation = S * E * (GYM_ENV_BYTES + 8 * (n + d))
+    actions = SLACK * H * S * K * 8 * 2 * m  # Box actions and their noise: m numbers a step
+    records = S * (config.max_episodes + config.episodes_per_update) * 40
+    F = LinearValue(n + 1).dim
+    value = S * F * 8  # V's parameters, held whatever the baseline
+    if config.baseline == "value":  # one seed's fit at a time: features of its K * H steps, F x F
+        value += SLACK * 8 * (K * H * F + F * F)
+    score = 0 if hasattr(policy, "score_factors") else SLACK * 8 * max(1 << 16, K * H) * d
+    return max(train + actions + records + value + score, evaluation)
 
 
 def actor_critic_bytes(config: Any, num_seeds: int) -> tuple[int, int]:

@@ -7,10 +7,15 @@
         theta <- theta + alpha * step(g)                            (ascend)
 
 Many seeds train at once: theta has a leading seed axis and each seed stops on its own.
+pgrad's own dynamics run the fused :func:`~pgrad.rollout.rollout`; any other Gymnasium id with
+Discrete or 1-D Box actions runs :func:`~pgrad.gym_rollout.gym_rollout`, whose environments are
+made afresh in every update from each seed's generator, so a checkpoint (theta, the optimiser's
+state, V's parameters and the generators) resumes bit for bit on either.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,28 +23,40 @@ import numpy as np
 
 from pgrad import estimators
 from pgrad.config import check_choices, param, solve_threshold_field
-from pgrad.envs import DYNAMICS, get_dynamics
-from pgrad.optim import OPTIMIZERS, finite_rows, put, take
-from pgrad.policies import LogisticPolicy, SoftmaxLinearPolicy
+from pgrad.envs import DYNAMICS, Dynamics
+from pgrad.gym_rollout import episode_horizon, gym_rollout
+from pgrad.optim import OPTIMIZERS, SGD, Adam, finite_rows, put, take
+from pgrad.policies import GaussianLinearPolicy, LogisticPolicy, SoftmaxLinearPolicy
 from pgrad.returns import WEIGHTINGS
-from pgrad.rollout import Workspace, rollout, split_seeds
+from pgrad.rollout import (
+    Batch,
+    EnvSpec,
+    Workspace,
+    _pgrad_dynamics,
+    check_time_limit,
+    env_spec,
+    rollout,
+    split_seeds,
+)
 from pgrad.training import loop
+from pgrad.training.log import fill
 from pgrad.training.loop import Algorithm, Sample, TrainResult
 from pgrad.values import LinearValue
 
 
 @dataclass(frozen=True)
 class ReinforceConfig:
-    """REINFORCE with the logistic policy.
+    """REINFORCE with a linear policy: logistic (two actions), softmax-linear (more) or
+    Gaussian-linear (Box actions).
 
     The defaults were chosen by a sweep (K in {48, 64, 100, 128}, lr in {1, 1.5, 2, 3},
     gamma in {0.99, 0.995, 1}, three baselines; 20 seeds each) for the fewest environment
     steps to solve CartPole-v1 with 20 of 20 seeds solved.
     """
 
-    env_id: str = param("CartPole-v1", "environment: one of pgrad's own dynamics with discrete actions ("
-                        + ", ".join(k for k, d in DYNAMICS.items() if d.discrete) + "), plain, pgrad/ "
-                        "or module: prefixed")
+    env_id: str = param("CartPole-v1", "environment: pgrad's own dynamics (" + ", ".join(DYNAMICS)
+                        + "; plain, pgrad/ or module: prefixed) or any Gymnasium id with Discrete or "
+                        "1-D Box actions")
     episodes_per_update: int = param(100, "K, episodes sampled per gradient step")
     gamma: float = param(1.0, "discount factor gamma in [0, 1]")
     weighting: str = param("reward_to_go", "weight on grad log pi", tuple(WEIGHTINGS))
@@ -48,22 +65,21 @@ class ReinforceConfig:
     standardize: bool = param(False, "standardise the weights per batch")
     optimizer: str = param("adam", "gradient-ascent rule", tuple(OPTIMIZERS))
     lr: float = param(2.0, "learning rate alpha")
-    bias: bool = param(False, "add a bias feature to the logistic policy")
+    bias: bool = param(False, "add a bias feature to the linear policy")
     max_episodes: int = param(5000, "stop a seed after this many training episodes")
     solve_threshold: float | None = solve_threshold_field()
     solve_window: int = param(100, "episodes in the moving mean")
     eval_episodes: int = param(100, "episodes for the final evaluation")
-    float32: bool = param(False, "fast single-precision rollouts")
+    float32: bool = param(False, "fast single-precision rollouts (pgrad's own environments)")
+    time_limit: int = param(1000, "cap on episode length (steps) for environments without a time limit "
+                            "of their own; environments with one keep theirs")
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_choices(self)
-        try:
-            discrete = get_dynamics(self.env_id).discrete
-        except ValueError:
-            discrete = False
-        if not discrete:
-            raise ValueError(f"unknown env_id {self.env_id!r}; accepted: "
-                             f"{', '.join(k for k, d in DYNAMICS.items() if d.discrete)}")
+        check_time_limit(self.time_limit)
+        check_env(self.env_id)
+        if self.float32 and _pgrad_dynamics(self.env_id) is None:
+            raise ValueError(f"float32 runs pgrad's own environments only, not {self.env_id}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
         if not self.lr > 0:
@@ -73,49 +89,105 @@ class ReinforceConfig:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
 
     @property
-    def dtype(self):
+    def dtype(self) -> type[np.floating]:
         return np.float32 if self.float32 else np.float64
 
 
-def make_policy(config: ReinforceConfig, dynamics) -> LogisticPolicy | SoftmaxLinearPolicy:
-    """The logistic policy for two actions, softmax-linear for more, on the observations."""
-    if dynamics.num_actions == 2:
-        return LogisticPolicy(dynamics.obs_dim, bias=config.bias)
-    return SoftmaxLinearPolicy(dynamics.obs_dim, dynamics.num_actions, bias=config.bias)
+def check_env(env_id: str) -> None:
+    """A one-line ValueError unless REINFORCE can train on ``env_id``: pgrad's own dynamics, or a
+    Gymnasium id whose spaces pgrad supports (``env_spec``; Gymnasium's envs are made to see)."""
+    try:
+        env_spec(env_id)
+    except ValueError as e:
+        message = str(e)
+        if not message.startswith(f"unknown env {env_id!r}"):
+            raise  # a module that does not import, an unsupported space, ...
+        said = message.partition("Gymnasium says: ")[2]
+        raise ValueError(f"unknown env_id {env_id!r}; accepted: {', '.join(DYNAMICS)} (pgrad's own) or any "
+                         "Gymnasium id with Discrete or 1-D Box actions"
+                         + (f" (Gymnasium says: {said})" if said else "")) from None
+
+
+LinearPolicy = LogisticPolicy | SoftmaxLinearPolicy | GaussianLinearPolicy
+
+
+def make_policy(config: ReinforceConfig, spec: EnvSpec | Dynamics) -> LinearPolicy:
+    """The logistic policy for two actions, softmax-linear for more, Gaussian-linear for Box
+    actions, on the observations. ``spec``: an :class:`~pgrad.rollout.EnvSpec` or a
+    :class:`~pgrad.envs.Dynamics` (both have obs_dim, discrete, num_actions and action_dim)."""
+    if not spec.discrete:
+        return GaussianLinearPolicy(spec.obs_dim, spec.action_dim, bias=config.bias)
+    if spec.num_actions == 2:
+        return LogisticPolicy(spec.obs_dim, bias=config.bias)
+    return SoftmaxLinearPolicy(spec.obs_dim, spec.num_actions, bias=config.bias)
+
+
+def fused_dynamics(env_id: str) -> Dynamics | None:
+    """pgrad's own dynamics of ``env_id`` as the fused rollout runs them (None for any other id):
+    Box actions are clipped to their bounds on the way in, as every other sampler sends them
+    (``to_env_action``); discrete dynamics are returned as they are."""
+    dynamics = _pgrad_dynamics(env_id)
+    if dynamics is None or dynamics.discrete:
+        return dynamics
+    low, high, step = np.asarray(dynamics.action_low), np.asarray(dynamics.action_high), dynamics.step
+
+    def clipped_step(state: np.ndarray, action: np.ndarray,
+                     *u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return step(state, np.clip(action, low.astype(action.dtype), high.astype(action.dtype)), *u)
+
+    return dataclasses.replace(dynamics, step=clipped_step)
+
+
+def horizon(config: ReinforceConfig) -> int:
+    """H, the most steps an episode can take: the dynamics' time limit (pgrad's own), else the
+    Gymnasium env's own time limit, else ``config.time_limit``."""
+    dynamics = _pgrad_dynamics(config.env_id)
+    if dynamics is not None:
+        return dynamics.max_episode_steps
+    return episode_horizon(config.env_id, config.time_limit)
 
 
 @dataclass
 class ReinforceState:
     """The state of one REINFORCE run over S seeds: theta [S, d], the optimiser's state, the value
-    baseline's parameters [S, F] (zero until first fitted), each seed's generator, and the rollout
-    buffers (reused across updates; not part of a checkpoint)."""
+    baseline's parameters [S, F] (zero until first fitted), each seed's generator, the rollout
+    buffers (reused across updates; not part of a checkpoint) and the fused dynamics (None: the
+    episodes come from Gymnasium, :func:`~pgrad.gym_rollout.gym_rollout`)."""
 
-    policy: LogisticPolicy | SoftmaxLinearPolicy
+    policy: LinearPolicy
     theta: np.ndarray
     opt_state: tuple[np.ndarray, ...]
     value_params: np.ndarray
     rngs: list[np.random.Generator]
     workspace: Workspace
+    dynamics: Dynamics | None = None
 
 
-def _optimizer(config: ReinforceConfig):
+def _optimizer(config: ReinforceConfig) -> Adam | SGD:
     return OPTIMIZERS[config.optimizer](lr=config.lr)
 
 
 def init(config: ReinforceConfig, rngs: list[np.random.Generator]) -> ReinforceState:
-    """theta = 0 for every seed, the optimiser's initial state, V's parameters at 0."""
-    dynamics = get_dynamics(config.env_id)
-    policy = make_policy(config, dynamics)
+    """theta = 0 (Gaussian: log sigma = 0) for every seed, the optimiser's initial state, V's
+    parameters at 0. Draws nothing from the generators."""
+    spec = env_spec(config.env_id)
+    policy = make_policy(config, spec)
     theta = policy.init(len(rngs))
-    value = LinearValue(dynamics.obs_dim + 1)  # the "value" baseline V(s_t, t): features of (s_t, t / H)
+    value = LinearValue(spec.obs_dim + 1)  # the "value" baseline V(s_t, t): features of (s_t, t / H)
     return ReinforceState(policy, theta, _optimizer(config).init(theta), value.init(len(rngs)), rngs,
-                          Workspace())
+                          Workspace(), fused_dynamics(config.env_id))
 
 
 def sample(config: ReinforceConfig, state: ReinforceState, idx: np.ndarray) -> Sample:
-    """K episodes of each seed ``idx`` under pi_theta, in lockstep (``rollout``); data: (idx, Batch)."""
-    batch = rollout(get_dynamics(config.env_id), state.policy, state.theta[idx], [state.rngs[i] for i in idx],
-                    config.episodes_per_update, dtype=config.dtype, workspace=state.workspace)
+    """K episodes of each seed ``idx`` under pi_theta, in lockstep: the fused ``rollout`` on pgrad's
+    own dynamics, ``gym_rollout`` (K fresh Gymnasium envs per seed) on any other id; data: (idx, Batch)."""
+    rngs = [state.rngs[i] for i in idx]
+    if state.dynamics is not None:
+        batch = rollout(state.dynamics, state.policy, state.theta[idx], rngs, config.episodes_per_update,
+                        dtype=config.dtype, workspace=state.workspace)
+    else:
+        batch = gym_rollout(config.env_id, state.policy, state.theta[idx], rngs, config.episodes_per_update,
+                            time_limit=config.time_limit)
     lengths = batch.lengths
     return Sample(tuple(batch.episode_returns), tuple(lengths), lengths.sum(axis=1), (idx, batch))
 
@@ -130,7 +202,7 @@ def learn(config: ReinforceConfig, state: ReinforceState, idx: np.ndarray, sampl
     rows, batch = sampled.data
     theta = state.theta
     if config.baseline == "value":                                                  # estimate
-        value = LinearValue(get_dynamics(config.env_id).obs_dim + 1)
+        value = LinearValue(state.policy.obs_dim + 1)
         grad, state.value_params[rows] = estimate_with_value(config, state.policy, theta[rows], batch, value,
                                                              state.value_params[rows])
     else:
@@ -153,10 +225,10 @@ def load(config: ReinforceConfig, rngs: list[np.random.Generator],
          arrays: dict[str, np.ndarray]) -> ReinforceState:
     """The state :func:`save` wrote (shapes checked against a fresh state)."""
     state = init(config, rngs)
-    state.theta[:] = arrays["theta"]
-    state.value_params[:] = arrays["value_params"]
-    for k, x in enumerate(state.opt_state):
-        x[:] = arrays[f"opt{k}"]
+    targets = {"theta": state.theta, "value_params": state.value_params,
+               **{f"opt{k}": x for k, x in enumerate(state.opt_state)}}
+    for name, target in targets.items():
+        fill(target, arrays[name], name)
     return state
 
 
@@ -171,7 +243,7 @@ def train(config: ReinforceConfig, seeds: Sequence[int] = (0,),
     return loop.train("reinforce", ALGORITHM, config, seeds, logger)
 
 
-def estimate(config: ReinforceConfig, policy, theta: np.ndarray, batch) -> np.ndarray:
+def estimate(config: ReinforceConfig, policy: LinearPolicy, theta: np.ndarray, batch: Batch) -> np.ndarray:
     """g = (1/K) sum_k sum_t w^k_t grad log pi(a^k_t | s^k_t) for every seed: [S, d].
 
     w is the configured weighting minus the configured baseline (optionally standardised).
@@ -182,24 +254,33 @@ def estimate(config: ReinforceConfig, policy, theta: np.ndarray, batch) -> np.nd
     for part, b in split_seeds(batch):
         w = estimators.weights(b.rew, b.alive, config.gamma, config.weighting, config.baseline,
                                config.standardize)
-        phi, coef = policy.score_factors(theta[part], b.obs, b.act)
-        grads.append(estimators.factored_policy_gradient(phi, coef, w, b.alive))
+        grads.append(_policy_gradient(policy, theta[part], b, w))
     return np.concatenate(grads)
 
 
-def estimate_with_value(config: ReinforceConfig, policy, theta: np.ndarray, batch, value: LinearValue,
-                        value_params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _policy_gradient(policy: LinearPolicy, theta: np.ndarray, b: Batch, w: np.ndarray) -> np.ndarray:
+    """(1/K) sum_k sum_t w^k_t grad log pi(a^k_t | s^k_t): from the factored score of log-linear
+    policies (logistic, softmax-linear), else from the full score ``grad_log_prob`` (Gaussian)."""
+    if hasattr(policy, "score_factors"):
+        phi, coef = policy.score_factors(theta, b.obs, b.act)
+        return estimators.factored_policy_gradient(phi, coef, w, b.alive)
+    return estimators.policy_gradient(policy.grad_log_prob(theta, b.obs, b.act), w, b.alive)
+
+
+def estimate_with_value(config: ReinforceConfig, policy: LinearPolicy, theta: np.ndarray, batch: Batch,
+                        value: LinearValue, value_params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The estimate with a learned value baseline, w_t = G_t - V(s_t, t), and the refitted V.
 
-    V(s, t) = v . psi(s, t / H) on quadratic features, H the time limit. V is fitted after the
-    gradient is estimated (by least squares to this batch's weights G_t on the alive steps,
-    proximal to the previous fit), so the baseline of a batch never depends on its own actions,
-    except in a seed's first update: with no fit yet, V is first fitted to that batch (a
+    V(s, t) = v . psi(s, t / H) on quadratic features, H the time limit (:func:`horizon`). V is
+    fitted after the gradient is estimated (by least squares to this batch's weights G_t on the
+    alive steps, proximal to the previous fit), so the baseline of a batch never depends on its
+    own actions, except in a seed's first update: with no fit yet, V is first fitted to that batch (a
     warm start; without it the first step is unbaselined and can stall learning).
     Returns (g [S, d], value parameters [S, F]).
     """
-    grads, fits = [], []
-    H = get_dynamics(config.env_id).max_episode_steps
+    grads: list[np.ndarray] = []
+    fits: list[np.ndarray] = []
+    H = horizon(config)
     for part, b in split_seeds(batch):
         T = b.rew.shape[0]
         t_over_h = np.broadcast_to((np.arange(T) / H)[:, None, None, None], b.obs.shape[:3] + (1,))
@@ -208,8 +289,9 @@ def estimate_with_value(config: ReinforceConfig, policy, theta: np.ndarray, batc
         flat = [np.moveaxis(x, 1, 0).reshape(x.shape[1], T * x.shape[2], *x.shape[3:])
                 for x in (features, g, b.alive)]                                 # seed first
 
-        def refit(j, previous, flat=flat):  # each seed on its alive steps only, so the padding
-            f, y, m = (x[j] for x in flat)  # never changes a bit
+        def refit(j: int | np.integer, previous: np.ndarray,
+                  flat: list[np.ndarray] = flat) -> np.ndarray:  # each seed on its alive steps only,
+            f, y, m = (x[j] for x in flat)  # so the padding never changes a bit
             return value.fit(f[m][None], y[m][None], ridge=1e-3, w_prev=previous[None])
 
         params = value_params[part].copy()
@@ -218,7 +300,6 @@ def estimate_with_value(config: ReinforceConfig, policy, theta: np.ndarray, batc
         w = g - value.value(params, features)
         if config.standardize:
             w = estimators.standardize(w, b.alive)
-        phi, coef = policy.score_factors(theta[part], b.obs, b.act)
-        grads.append(estimators.factored_policy_gradient(phi, coef, w, b.alive))
+        grads.append(_policy_gradient(policy, theta[part], b, w))
         fits.extend(refit(j, previous) for j, previous in enumerate(params))
     return np.concatenate(grads), np.concatenate(fits)

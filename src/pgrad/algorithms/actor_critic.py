@@ -40,6 +40,7 @@ from pgrad.rollout import (
     seed_streams,
 )
 from pgrad.training import loop
+from pgrad.training.log import fill
 from pgrad.training.loop import Algorithm, Sample, TrainResult
 from pgrad.values import VALUE_FEATURES
 
@@ -201,13 +202,13 @@ def load(config: ActorCriticConfig, rngs: list[np.random.Generator],
     state = init(config, [np.random.default_rng(0) for _ in rngs])
     state.rngs[:] = rngs
     state.sampler.rngs[:] = rngs
-    state.params[:], state.w[:] = arrays["params"], arrays["w"]
-    for k, x in enumerate(state.opt_state):
-        x[:] = arrays[f"opt{k}"]
     if not isinstance(state.sampler, DynamicsSegments):
         raise ValueError(restorable(config))
-    state.sampler.state[:] = arrays["env_state"]
-    state.sampler.ep_return[:], state.sampler.ep_length[:] = arrays["ep_return"], arrays["ep_length"]
+    targets = {"params": state.params, "w": state.w, "env_state": state.sampler.state,
+               "ep_return": state.sampler.ep_return, "ep_length": state.sampler.ep_length,
+               **{f"opt{k}": x for k, x in enumerate(state.opt_state)}}
+    for name, target in targets.items():
+        fill(target, arrays[name], name)
     return state
 
 

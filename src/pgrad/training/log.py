@@ -123,19 +123,35 @@ class EpisodeLog:
         return arrays
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """Restore what :meth:`to_arrays` wrote (one record per seed holds its episodes)."""
+        """Restore what :meth:`to_arrays` wrote (one record per seed holds its episodes); a
+        ValueError for arrays whose shapes do not fit together."""
+        for name in ("episodes", "steps", "active", "diverged", "solved_at_episode", "solved_at_step"):
+            fill(getattr(self, name), arrays[name], name)
         counts = arrays["episode_counts"]
+        episodes = {k: arrays[f"episodes_{k}"] for k in ("return", "length", "update", "wall")}
+        if (counts.shape != self.episodes.shape or counts.dtype.kind not in "iu" or (counts < 0).any()
+                or any(x.shape != (int(counts.sum()),) for x in episodes.values())):
+            raise ValueError("the episode arrays do not fit episode_counts")
         ends = np.cumsum(counts)
         for i, (lo, hi) in enumerate(zip(ends - counts, ends, strict=True)):
             if hi > lo:
-                cut = {k: arrays[f"episodes_{k}"][lo:hi] for k in ("return", "length", "update", "wall")}
-                self.records[i] = [(cut["return"], cut["length"], cut["update"], cut["wall"])]
-        for name in ("episodes", "steps", "active", "diverged", "solved_at_episode", "solved_at_step"):
-            getattr(self, name)[:] = arrays[name]
+                self.records[i] = [tuple(episodes[k][lo:hi] for k in ("return", "length", "update", "wall"))]
         keys = [str(k) for k in arrays["update_keys"]]
-        n = len(arrays[f"updates/{keys[0]}"]) if keys else 0
+        columns = [arrays[f"updates/{k}"] for k in keys] + [arrays[f"updates_present/{k}"] for k in keys]
+        n = len(columns[0]) if keys else 0
+        if any(c.shape != (n,) for c in columns):
+            raise ValueError("the columns of the update table differ in length")
         self.updates = [{k: arrays[f"updates/{k}"][r].item() for k in keys
                          if arrays[f"updates_present/{k}"][r]} for r in range(n)]
+
+
+def fill(target: np.ndarray, source: np.ndarray, name: str) -> None:
+    """target[...] = source, refusing (ValueError) a source of another shape or kind instead of
+    broadcasting it: restoring a checkpoint never stretches a damaged array."""
+    if source.shape != target.shape or source.dtype.kind not in ("b" if target.dtype.kind == "b" else "biuf"):
+        raise ValueError(f"{name} has shape {source.shape} and dtype {source.dtype}, expected {target.shape} "
+                         f"{target.dtype}")
+    target[...] = source
 
 
 def _episode_table(records: list[tuple]) -> dict[str, np.ndarray]:

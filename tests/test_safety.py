@@ -114,6 +114,7 @@ def test_replacing_keeps_the_old_folder_until_the_new_one_is_in(scratch, monkeyp
         real_rename(src, dst)
 
     monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(folders, "exchange", lambda a, b: False)  # the two-rename path
     assert main(["train", "--out", "run", "--force", "--seeds", "3", *FAST]) == 130
     assert tree(scratch) == before
 
@@ -144,6 +145,17 @@ def test_out_problems_are_found_before_training(scratch, capsys, monkeypatch, ca
     assert main(["train", "--out", out, *FAST]) == 2
     one_error_line(capsys, fragment)
     assert tree(scratch) == before
+
+
+def test_replacing_exchanges_old_and_new_in_one_step(scratch, monkeypatch):
+    assert main(["train", "--out", "run", *FAST]) == 0
+    swapped = []
+    real = folders.exchange
+    monkeypatch.setattr(folders, "exchange", lambda a, b: swapped.append((a, b)) or real(a, b))
+    assert main(["train", "--out", "run", "--force", "--seeds", "3", *FAST]) == 0
+    assert len(swapped) == 1 and swapped[0][1].name == "run"
+    assert folders.read_json(scratch / "run" / "config.json")["seeds"] == [3]
+    assert sorted(p.name for p in scratch.iterdir()) == ["notes.txt", "run", "thesis"]
 
 
 def test_default_out_is_unique_per_process(scratch):

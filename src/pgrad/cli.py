@@ -228,17 +228,18 @@ class Deferred:
         return "stop" if self.signum is not None else None
 
 
-def every(seconds: float) -> Callback:
-    """A callback asking for a checkpoint every ``seconds`` of wall time (never if 0)."""
-    last = [time.monotonic()]
+class Every:
+    """A callback asking for a checkpoint once ``seconds`` of wall time have passed since the last
+    one was written (never if 0): a slow snapshot never makes the next one due at once."""
 
-    def callback(metrics: dict, state: TrainState) -> str | None:
-        if seconds and time.monotonic() - last[0] >= seconds:
-            last[0] = time.monotonic()
-            return "checkpoint"
-        return None
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.last = seconds, time.monotonic()
 
-    return callback
+    def __call__(self, metrics: dict, state: TrainState) -> str | None:
+        return "checkpoint" if self.seconds and time.monotonic() - self.last >= self.seconds else None
+
+    def written(self) -> None:
+        self.last = time.monotonic()
 
 
 def _train_to_end(algorithm: Algorithm, state: TrainState, target: Path, out: str, args: argparse.Namespace,
@@ -255,13 +256,16 @@ def _train_to_end(algorithm: Algorithm, state: TrainState, target: Path, out: st
 
     config, seeds = state.config, list(state.seeds)
 
+    timer = Every(args.checkpoint_every)
+
     def snapshot(st: TrainState, status: str) -> None:
         write_run(target, algo=st.algo, config=config, seeds=seeds, result=loop.result(algorithm, st, status),
                   force=True, run_status=status,
                   checkpoint=lambda folder: checkpoint.save(algorithm, st, folder))
+        timer.written()
 
     with FolderLock(target), np.errstate(all="ignore"), Deferred() as signals:  # divergence: reported below
-        callbacks = [signals.callback, every(args.checkpoint_every)]
+        callbacks: list[Callback] = [signals.callback, timer]
         if args.quiet:
             loop.run(algorithm, state, callbacks, lambda st: snapshot(st, "running"))
         else:
@@ -275,7 +279,9 @@ def _train_to_end(algorithm: Algorithm, state: TrainState, target: Path, out: st
             ret, greedy = _evaluate(config, policy, result.theta, seeds, config.eval_episodes)
         if signals.signum is not None:
             snapshot(state, "interrupted")
-            print(f"pgrad: interrupted; resume with: pgrad resume {out}", file=sys.stderr)
+            why = algorithm.restorable(config)
+            hint = f"resume with: pgrad resume {out}" if why is None else f"this run cannot resume: {why}"
+            print(f"pgrad: interrupted; {hint}", file=sys.stderr)
             return 130 if signals.signum == signal.SIGINT else 143
         write_run(target, algo=state.algo, config=config, seeds=seeds, result=result, eval_returns=ret,
                   eval_greedy_returns=greedy, force=True)

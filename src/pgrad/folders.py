@@ -11,8 +11,9 @@ The rules, each enforced here and nowhere else:
 - One writer per folder: :class:`FolderLock` holds an exclusive ``flock`` on
   ``.<name>.pgrad-lock`` beside the target for the whole run.
 - At every moment the path holds the old complete folder or the new one
-  (:func:`written_whole`): the new folder is written in a hidden sibling, the old one is
-  renamed aside, the new one renamed in, then the old one deleted; SIGINT and SIGTERM are held
+  (:func:`written_whole`): the new folder is written in a hidden sibling and exchanged with the
+  old one in one atomic step (Linux ``renameat2``; elsewhere the old one is renamed aside and the
+  new one renamed in), then the old one is deleted; SIGINT and SIGTERM are held
   back during the renames and the clean-up, so no exit path leaves a temporary folder.
 - JSON is strict (:func:`dumps`: ``allow_nan=False``, non-finite numbers as ``null``), and single
   files are written beside and renamed in (:func:`replace_file`), never through a symlink.
@@ -21,6 +22,7 @@ The rules, each enforced here and nowhere else:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import json
@@ -309,9 +311,26 @@ def signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+def exchange(a: Path, b: Path) -> bool:
+    """Swap the paths ``a`` and ``b`` in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``);
+    False where the system or file system cannot (then nothing happened)."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def _swap_in(tmp: Path, target: Path, kind: str) -> None:
-    """Rename ``tmp`` to ``target``; an existing target (checked again: pgrad's own) is renamed
-    aside first and deleted only once the new folder is in place."""
+    """Rename ``tmp`` to ``target``. An existing target (checked again: pgrad's own) is exchanged
+    with ``tmp`` atomically where the system can, else renamed aside first; either way it is
+    deleted only once the new folder is in place."""
     if not os.path.lexists(target) or (target.is_dir() and not target.is_symlink()
                                        and not any(target.iterdir())):
         os.rename(tmp, target)  # over an empty folder, or fails if one appeared meanwhile
@@ -319,6 +338,9 @@ def _swap_in(tmp: Path, target: Path, kind: str) -> None:
     why = "is not a folder" if target.is_symlink() or not target.is_dir() else replaceable(target, kind)
     if why is not None:
         raise ValueError(f"{target} {why}; left as it is (the new folder was not written)")
+    if exchange(tmp, target):  # one atomic step: target is the new folder, tmp the old one
+        shutil.rmtree(tmp)
+        return
     old = Path(tempfile.mkdtemp(prefix=OLD_PREFIX, dir=target.parent))
     os.rename(target, old)  # replaces the empty folder mkdtemp made
     try:

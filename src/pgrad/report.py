@@ -203,7 +203,7 @@ def group_runs(runs: Sequence[Run]) -> list[Group]:
                 owner[seed] = run.path
         siblings = [m[0].config for k, m in buckets.items() if k[:2] == (env_id, algo)]
         differing = sorted(k for k in set().union(*siblings)
-                           if len({json.dumps(c.get(k)) for c in siblings}) > 1)
+                           if len({json.dumps(c.get(k), sort_keys=True) for c in siblings}) > 1)
         label = algo
         if differing:
             label += " (" + ", ".join(f"{k}={members[0].config.get(k)}" for k in differing) + ")"

@@ -331,6 +331,11 @@ def damage(run: Path, case: str) -> None:
         np.save(run / "theta.npy", np.array([[None] * 4], dtype=object), allow_pickle=True)
     elif case == "metrics_no_return":
         (run / "metrics.csv").write_text("seed,episode\n0,1\n")
+    elif case == "metrics_nan":
+        lines = (run / "metrics.csv").read_text().splitlines()
+        cells = lines[1].split(",")
+        cells[2] = "nan"
+        (run / "metrics.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
     elif case == "config_nan":
         text = (run / "config.json").read_text().replace('"lr": 2.0', '"lr": NaN')
         (run / "config.json").write_text(text)
@@ -342,6 +347,7 @@ def damage(run: Path, case: str) -> None:
     ("config_wrong_type", "lr must be of type float"), ("theta_shape", "has shape (1, 7)"),
     ("theta_npz", "theta.npy"), ("theta_object", "theta.npy"),
     ("metrics_no_return", "no return column"), ("config_nan", "not valid JSON"),
+    ("metrics_nan", "is not a finite number"),
 ])
 def test_damaged_run_folders_get_one_line(tmp_path, capsys, run_dir, command, case, fragment):
     import shutil

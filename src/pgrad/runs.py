@@ -9,6 +9,7 @@ type, shape and number, each problem a one-line ValueError naming the file.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -199,7 +200,8 @@ def read_metrics(path: Path, seeds: list[int]) -> list[dict]:
         try:
             if row.get("seed") not in known:
                 raise ValueError(f"seed {row.get('seed')!r} is not one of the run's seeds")
-            float(row["return"])
+            if not math.isfinite(float(row["return"])):
+                raise ValueError(f"return {row['return']!r} is not a finite number")
         except (KeyError, TypeError, ValueError) as e:
             why = "no return column" if isinstance(e, KeyError | TypeError) else str(e)
             raise _bad(path, f"line {i}: {why}") from None

@@ -114,7 +114,8 @@ def new_log(config: Any, seeds: Sequence[int], wall_before: float = 0.0) -> Epis
 def start(algo: str, algorithm: Algorithm, config: Any, seeds: Sequence[int]) -> TrainState:
     """A fresh run of ``config`` on ``seeds``."""
     rngs = training_streams(seeds)
-    return TrainState(algo, config, tuple(seeds), rngs, new_log(config, seeds), algorithm.init(config, rngs))
+    algo_state = algorithm.init(config, rngs)  # set-up first: the clock starts with the log
+    return TrainState(algo, config, tuple(seeds), rngs, new_log(config, seeds), algo_state)
 
 
 def run(algorithm: Algorithm, state: TrainState, callbacks: Sequence[Callback] = (),

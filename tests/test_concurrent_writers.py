@@ -10,17 +10,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from helpers import leftovers, lock_file, start_train, strict_json
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock")
 
@@ -30,22 +30,6 @@ MEDIUM = ["--max-episodes", "10000", "--solve-threshold", "inf", "--eval-episode
 QUICK = ["--max-episodes", "100", "--eval-episodes", "2", "--quiet"]
 RUN_FILES = {"config.json", "metrics.csv", "summary.json", "theta.npy", "learning_curve.png", ".pgrad"}
 BUSY = "is being written by another pgrad process"
-
-
-def _default_signals():
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def start_train(cwd: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pgrad.cli", "train", *args], cwd=cwd,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "MPLBACKEND": "Agg"},
-                            preexec_fn=_default_signals)
-
-
-def lock_file(out: Path) -> Path:
-    return out.parent / f".{out.name}.pgrad-lock"
 
 
 def wait_for_lock(proc: subprocess.Popen, out: Path, timeout: float = 30.0) -> None:
@@ -74,21 +58,6 @@ def wait_all(procs: list[subprocess.Popen], timeout: float = 300.0) -> list[int]
             raise AssertionError("the runs did not end in time")
         time.sleep(0.005)
     return order
-
-
-def leftovers(root: Path) -> list[str]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            if ".pgrad-tmp-" in name or ".pgrad-old-" in name or name.endswith(".pgrad-lock"):
-                found.append(os.path.join(dirpath, name))
-    return sorted(found)
-
-
-def strict_json(path: Path):
-    def refuse(name):
-        raise AssertionError(f"{path} holds the non-JSON constant {name}")
-    return json.loads(path.read_text(), parse_constant=refuse)
 
 
 def check_complete_run(folder: Path, seeds: list[int]) -> None:

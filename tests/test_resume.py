@@ -25,12 +25,10 @@ interrupt path was taken at least once. The long matrix is marked ``slow``.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
@@ -41,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import lock_file, start_pgrad, tree_hash
 from pgrad import cli
 from pgrad.algorithms import a2c, ppo, reinforce
 from pgrad.algorithms.ac_agent import torch_installed
@@ -111,21 +110,6 @@ def same_run(a: Path, b: Path) -> None:
                 assert x == y, f"summary.json {k} differs: {x!r} vs {y!r}"
         else:
             assert pa.read_bytes() == pb.read_bytes(), f"{name} differs between {a} and {b}"
-
-
-def tree_hash(folder: Path) -> dict[str, tuple]:
-    """Every entry under ``folder``: files by mode and sha256, folders by mode, symlinks by target."""
-    state = {}
-    for p in sorted(Path(folder).rglob("*")):
-        st = p.lstat()
-        rel = p.relative_to(folder).as_posix()
-        if stat.S_ISLNK(st.st_mode):
-            state[rel] = ("L", os.readlink(p))
-        elif stat.S_ISDIR(st.st_mode):
-            state[rel] = ("D", stat.S_IMODE(st.st_mode))
-        else:
-            state[rel] = ("F", stat.S_IMODE(st.st_mode), hashlib.sha256(p.read_bytes()).hexdigest())
-    return state
 
 
 def as_list(value, n: int) -> list:
@@ -910,19 +894,8 @@ SCALES = (1, 2, 4)
 """Budgets tried in turn until a signal lands while the run trains."""
 
 
-def _default_signals():  # the child starts with default dispositions, whatever the runner set
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 def _env() -> dict[str, str]:
     return {**os.environ, "MPLBACKEND": "Agg"}
-
-
-def start(cwd: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pgrad.cli", *args], cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(),
-                            preexec_fn=_default_signals)
 
 
 def pgrad(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -951,10 +924,6 @@ def wait_until(proc: subprocess.Popen, condition: Callable[[], bool], timeout: f
         time.sleep(0.005)
     proc.kill()
     raise AssertionError(f"condition not met within {timeout} s; stderr: {proc.communicate()[1]!r}")
-
-
-def lock_file(out: Path) -> Path:
-    return out.parent / f".{out.name}.pgrad-lock"
 
 
 def run_status(folder: Path) -> str | None:
@@ -1041,7 +1010,7 @@ def signal_then_resume(root: Path, name: str, signum: int, delays: Sequence[floa
             parent.mkdir()
             out = f"{parent.name}/b"
             b = root / out
-            proc = start(root, "train", *argv, "--out", out)
+            proc = start_pgrad(root, "train", *argv, "--out", out)
             if wait_until(proc, lambda b=b: os.path.lexists(lock_file(b))):
                 time.sleep(delay)
                 proc.send_signal(signum)
@@ -1079,7 +1048,7 @@ def kill_then_resume(root: Path, name: str, uninterrupted, after: float = 0.0,
         parent.mkdir()
         out = f"{parent.name}/b"
         b = root / out
-        proc = start(root, "train", *argv, "--out", out, "--checkpoint-every", "0.3")
+        proc = start_pgrad(root, "train", *argv, "--out", out, "--checkpoint-every", "0.3")
         if not wait_until(proc, lambda b=b: run_status(b) == "running"):
             wait(proc)
             check_done(a, b)
@@ -1097,7 +1066,7 @@ def kill_then_resume(root: Path, name: str, uninterrupted, after: float = 0.0,
               f"{sorted(os.listdir(parent))}")
         if kill_resume:
             before = checkpoint_update(b)
-            proc = start(root, "resume", out, "--quiet", "--checkpoint-every", "0.3")
+            proc = start_pgrad(root, "resume", out, "--quiet", "--checkpoint-every", "0.3")
             if wait_until(proc, lambda b=b, before=before: checkpoint_update(b) > before):
                 proc.kill()
             wait(proc)

@@ -4,7 +4,6 @@ input (signals, concurrency and generated inputs: test_signals.py, test_concurre
 test_fuzz_cli.py)."""
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -15,6 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from helpers import tree_hash
 from pgrad import folders
 from pgrad.algorithms import a2c, ppo, reinforce
 from pgrad.algorithms import actor_critic as ac
@@ -22,20 +22,6 @@ from pgrad.cli import chosen_algo, main
 
 FAST = ["--max-episodes", "100", "--eval-episodes", "3", "--quiet"]
 PPO_FAST = ["--algo", "ppo", "--max-steps", "2048", "--eval-episodes", "3", "--quiet"]
-
-
-def tree(root: Path) -> dict:
-    """Every path under root -> sha256 of a file, the target of a symlink, or 'dir'."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        rel = str(p.relative_to(root))
-        if p.is_symlink():
-            out[rel] = "-> " + os.readlink(p)
-        elif p.is_dir():
-            out[rel] = "dir"
-        else:
-            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
 
 
 def one_error_line(capsys, fragment: str) -> str:
@@ -70,42 +56,42 @@ def run_dir(tmp_path_factory):
 @pytest.mark.parametrize("command", ["train", "report"])
 @pytest.mark.parametrize("out", [".", "", "thesis/..", "..", "/", "./", "thesis/../."])
 def test_out_that_is_the_working_dir_or_an_ancestor_is_refused(scratch, capsys, run_dir, command, out):
-    before = tree(scratch.parent)
+    before = tree_hash(scratch.parent)
     argv = ["train", *FAST] if command == "train" else ["report", str(run_dir), "--resamples", "20"]
     assert main([*argv, "--out", out, "--force"]) == 2
     one_error_line(capsys, "--out")
-    assert tree(scratch.parent) == before
+    assert tree_hash(scratch.parent) == before
 
 
 def test_force_never_replaces_a_folder_pgrad_did_not_write(scratch, capsys):
-    before = tree(scratch)
+    before = tree_hash(scratch)
     assert main(["train", "--out", "thesis", "--force", *FAST]) == 2
     one_error_line(capsys, "was not written by pgrad")
-    assert tree(scratch) == before
+    assert tree_hash(scratch) == before
 
 
 def test_force_never_replaces_runs_holding_earlier_runs(scratch, capsys):
     assert main(["train", "--out", "runs/first", *FAST]) == 0
-    before = tree(scratch)
+    before = tree_hash(scratch)
     assert main(["train", "--out", "runs", "--force", *FAST]) == 2
     one_error_line(capsys, "was not written by pgrad")
-    assert tree(scratch) == before
+    assert tree_hash(scratch) == before
 
 
 def test_force_refuses_a_run_folder_holding_files_pgrad_did_not_write(scratch, capsys):
     assert main(["train", "--out", "run", *FAST]) == 0
     (scratch / "run" / "my-analysis.ipynb").write_text("{}")
-    before = tree(scratch)
+    before = tree_hash(scratch)
     assert main(["train", "--out", "run", "--force", *FAST]) == 2
     one_error_line(capsys, "holds files pgrad did not write (my-analysis.ipynb)")
-    assert tree(scratch) == before
+    assert tree_hash(scratch) == before
 
 
 def test_replacing_keeps_the_old_folder_until_the_new_one_is_in(scratch, monkeypatch):
     """Interrupt the swap between renaming the old folder aside and renaming the new one in:
     the old folder is back at --out, nothing is left beside it."""
     assert main(["train", "--out", "run", *FAST]) == 0
-    before = tree(scratch)
+    before = tree_hash(scratch)
     real_rename = os.rename
 
     def rename(src, dst):
@@ -116,7 +102,7 @@ def test_replacing_keeps_the_old_folder_until_the_new_one_is_in(scratch, monkeyp
     monkeypatch.setattr(os, "rename", rename)
     monkeypatch.setattr(folders, "exchange", lambda a, b: False)  # the two-rename path
     assert main(["train", "--out", "run", "--force", "--seeds", "3", *FAST]) == 130
-    assert tree(scratch) == before
+    assert tree_hash(scratch) == before
 
 
 @pytest.mark.parametrize("case, fragment", [
@@ -141,10 +127,10 @@ def test_out_problems_are_found_before_training(scratch, capsys, monkeypatch, ca
         raise AssertionError("training started")
 
     monkeypatch.setattr(reinforce, "train", never)
-    before = tree(scratch)
+    before = tree_hash(scratch)
     assert main(["train", "--out", out, *FAST]) == 2
     one_error_line(capsys, fragment)
-    assert tree(scratch) == before
+    assert tree_hash(scratch) == before
 
 
 def test_replacing_exchanges_old_and_new_in_one_step(scratch, monkeypatch):
@@ -185,10 +171,10 @@ def test_plot_never_replaces_a_learning_curve_pgrad_did_not_write(tmp_path, caps
     out = tmp_path / "run"
     assert main(["train", "--out", str(out), *FAST]) == 0
     (out / folders.MARKER).unlink()
-    before = tree(tmp_path)
+    before = tree_hash(tmp_path)
     assert main(["plot", str(out)]) == 2
     one_error_line(capsys, "was not written by pgrad")
-    assert tree(tmp_path) == before
+    assert tree_hash(tmp_path) == before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,11 +214,11 @@ def test_solve_threshold_inf_means_never_solved(tmp_path):
 ])
 def test_sizes_that_cannot_fit_are_refused_with_the_estimate(scratch, capsys, run_dir, argv):
     argv = [str(run_dir) if a == "RUN" else a for a in argv]
-    before = tree(scratch)
+    before = tree_hash(scratch)
     assert main(argv) == 2
     err = one_error_line(capsys, "of memory; this machine has")
     assert "needs about" in err
-    assert tree(scratch) == before
+    assert tree_hash(scratch) == before
 
 
 def test_value_features_that_cannot_fit_get_a_hint(scratch, capsys):
@@ -355,10 +341,10 @@ def test_damaged_run_folders_get_one_line(tmp_path, capsys, run_dir, command, ca
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)
     damage(run, case)
-    before = tree(tmp_path)
+    before = tree_hash(tmp_path)
     assert main([command, str(run)]) == 2
     one_error_line(capsys, fragment)
-    assert tree(tmp_path) == before
+    assert tree_hash(tmp_path) == before
 
 
 @pytest.mark.parametrize("argv, fragment", [

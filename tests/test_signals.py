@@ -15,12 +15,9 @@ signalling, so that every signal lands inside ``main``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
@@ -28,28 +25,14 @@ from pathlib import Path
 
 import pytest
 
+from helpers import leftovers, lock_file, start_train, strict_json, tree_hash
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and flock")
 
 EXIT_CODE = {signal.SIGINT: 130, signal.SIGTERM: 143}
 LONG = ["--max-episodes", "10000000", "--solve-threshold", "inf", "--quiet"]  # still training when signalled
 SHORT = ["--max-episodes", "1000", "--solve-threshold", "inf", "--eval-episodes", "20", "--quiet"]
 RUN_FILES = {"config.json", "metrics.csv", "summary.json", "theta.npy", "learning_curve.png", ".pgrad"}
-
-
-def _default_signals():  # the child starts with default dispositions, whatever the test runner set
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def start_train(cwd: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pgrad.cli", "train", *args], cwd=cwd,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "MPLBACKEND": "Agg"},
-                            preexec_fn=_default_signals)
-
-
-def lock_file(out: Path) -> Path:
-    return out.parent / f".{out.name}.pgrad-lock"
 
 
 def wait_for_lock(proc: subprocess.Popen, out: Path, timeout: float = 30.0) -> bool:
@@ -64,38 +47,6 @@ def wait_for_lock(proc: subprocess.Popen, out: Path, timeout: float = 30.0) -> b
     proc.kill()
     _, err = proc.communicate()
     raise AssertionError(f"no lock file {lock_file(out)} within {timeout} s; stderr: {err!r}")
-
-
-def tree_hash(folder: Path) -> dict[str, tuple]:
-    """Every entry under folder: files by mode and sha256, symlinks by target, folders by mode."""
-    state = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            rel = p.relative_to(folder).as_posix()
-            st = p.lstat()
-            if stat.S_ISLNK(st.st_mode):
-                state[rel] = ("L", os.readlink(p))
-            elif stat.S_ISDIR(st.st_mode):
-                state[rel] = ("D", stat.S_IMODE(st.st_mode))
-            else:
-                state[rel] = ("F", stat.S_IMODE(st.st_mode), hashlib.sha256(p.read_bytes()).hexdigest())
-    return state
-
-
-def leftovers(root: Path) -> list[str]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            if ".pgrad-tmp-" in name or ".pgrad-old-" in name or name.endswith(".pgrad-lock"):
-                found.append(os.path.join(dirpath, name))
-    return sorted(found)
-
-
-def strict_json(path: Path):
-    def refuse(name):
-        raise AssertionError(f"{path} holds the non-JSON constant {name}")
-    return json.loads(path.read_text(), parse_constant=refuse)
 
 
 def check_complete_run(folder: Path, seeds: list[int]) -> None:

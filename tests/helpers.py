@@ -36,7 +36,8 @@ def lock_file(out: Path) -> Path:
 
 
 def tree_hash(folder: Path) -> dict[str, tuple]:
-    """Every entry under folder: files by mode and sha256, symlinks by target, folders by mode."""
+    """Every entry under folder: files by mode and sha256, symlinks by target (never followed),
+    folders by mode, anything else by its mode."""
     state: dict[str, tuple] = {}
     for dirpath, dirnames, filenames in os.walk(folder):
         for name in dirnames + filenames:
@@ -47,8 +48,10 @@ def tree_hash(folder: Path) -> dict[str, tuple]:
                 state[rel] = ("L", os.readlink(p))
             elif stat.S_ISDIR(st.st_mode):
                 state[rel] = ("D", stat.S_IMODE(st.st_mode))
-            else:
+            elif stat.S_ISREG(st.st_mode):
                 state[rel] = ("F", stat.S_IMODE(st.st_mode), hashlib.sha256(p.read_bytes()).hexdigest())
+            else:
+                state[rel] = ("?", st.st_mode)
     return state
 
 
@@ -67,3 +70,19 @@ def strict_json(path: Path) -> Any:
     def refuse(name: str) -> Any:
         raise AssertionError(f"{path} holds the non-JSON constant {name}")
     return json.loads(path.read_text(), parse_constant=refuse)
+
+
+RUN_FILES = {"config.json", "metrics.csv", "summary.json", "theta.npy", "learning_curve.png", ".pgrad"}
+"""What every complete run folder holds."""
+
+
+def check_complete_run(folder: Path, seeds: list[int]) -> None:
+    """``folder`` is a complete pgrad run folder of ``seeds``: its files, strict JSON, the marker."""
+    assert folder.is_dir() and not folder.is_symlink(), folder
+    names = {p.name for p in folder.iterdir()}
+    assert RUN_FILES <= names, f"{folder} lacks {sorted(RUN_FILES - names)}"
+    assert strict_json(folder / "config.json")["seeds"] == seeds
+    assert isinstance(strict_json(folder / "summary.json"), dict)
+    marker = strict_json(folder / ".pgrad")
+    assert marker["written_by"] == "pgrad" and marker["kind"] == "run"
+    assert (folder / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import leftovers, lock_file, start_train, strict_json
+from helpers import check_complete_run, leftovers, lock_file, start_train
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock")
 
@@ -28,7 +28,6 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock")
 # while the first one still trains
 MEDIUM = ["--max-episodes", "10000", "--solve-threshold", "inf", "--eval-episodes", "5", "--quiet"]
 QUICK = ["--max-episodes", "100", "--eval-episodes", "2", "--quiet"]
-RUN_FILES = {"config.json", "metrics.csv", "summary.json", "theta.npy", "learning_curve.png", ".pgrad"}
 BUSY = "is being written by another pgrad process"
 
 
@@ -58,17 +57,6 @@ def wait_all(procs: list[subprocess.Popen], timeout: float = 300.0) -> list[int]
             raise AssertionError("the runs did not end in time")
         time.sleep(0.005)
     return order
-
-
-def check_complete_run(folder: Path, seeds: list[int]) -> None:
-    assert folder.is_dir() and not folder.is_symlink(), folder
-    names = {p.name for p in folder.iterdir()}
-    assert RUN_FILES <= names, f"{folder} lacks {sorted(RUN_FILES - names)}"
-    assert strict_json(folder / "config.json")["seeds"] == seeds
-    assert isinstance(strict_json(folder / "summary.json"), dict)
-    marker = strict_json(folder / ".pgrad")
-    assert marker["written_by"] == "pgrad" and marker["kind"] == "run"
-    assert (folder / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def check_refused_as_busy(err: str, out: Path, winner: subprocess.Popen) -> None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import importlib.util
 import io
 import json
@@ -40,7 +39,6 @@ import math
 import os
 import re
 import shutil
-import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +48,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from helpers import RUN_FILES, tree_hash
 from pgrad.algorithms.a2c import A2CConfig
 from pgrad.algorithms.ppo import PPOConfig
 from pgrad.algorithms.reinforce import ReinforceConfig
@@ -59,7 +58,6 @@ CONFIGS = {"reinforce": ReinforceConfig, "a2c": A2CConfig, "ppo": PPOConfig}
 BUDGET = {"reinforce": ["--max-episodes", "100", "--eval-episodes", "2", "--quiet"],
           "a2c": ["--max-steps", "2048", "--eval-episodes", "2", "--quiet"],
           "ppo": ["--max-steps", "2048", "--eval-episodes", "2", "--quiet"]}
-RUN_FILES = {"config.json", "metrics.csv", "summary.json", "theta.npy", "learning_curve.png", ".pgrad"}
 REPORT_FILES = {"report.md", "report.png", "report.json", ".pgrad"}
 STATUSES = {"solved", "budget", "diverged", "interrupted"}
 HUGE = "1000000000000"  # 10**12
@@ -80,31 +78,6 @@ FAST = settings(deadline=None, database=None, print_blob=True,
 def _kind_of(f: dataclasses.Field) -> str:
     name = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     return name.replace(" ", "")
-
-
-def tree_state(root: Path) -> dict[str, tuple]:
-    """path (relative to root) -> ("D", mode) | ("L", link target) | ("F", mode, sha256), for every
-    entry under root; symlinks are recorded, never followed."""
-    state: dict[str, tuple] = {}
-
-    def walk(d: Path):
-        with os.scandir(d) as it:
-            for entry in it:
-                p = Path(entry.path)
-                rel = p.relative_to(root).as_posix()
-                st_ = p.lstat()
-                if stat.S_ISLNK(st_.st_mode):
-                    state[rel] = ("L", os.readlink(p))
-                elif stat.S_ISDIR(st_.st_mode):
-                    state[rel] = ("D", stat.S_IMODE(st_.st_mode))
-                    walk(p)
-                elif stat.S_ISREG(st_.st_mode):
-                    state[rel] = ("F", stat.S_IMODE(st_.st_mode), hashlib.sha256(p.read_bytes()).hexdigest())
-                else:
-                    state[rel] = ("?", st_.st_mode)
-
-    walk(root)
-    return state
 
 
 def changed_paths(before: dict, after: dict) -> set[str]:
@@ -816,9 +789,9 @@ def check_case(templates, case: Case) -> None:
     scratch = Scratch(templates)
     try:
         argv = scratch.argv(case.tokens)
-        before = tree_state(scratch.root)
+        before = tree_hash(scratch.root)
         o = run_main(argv, scratch.work)
-        after = tree_state(scratch.root)
+        after = tree_hash(scratch.root)
         event(f"{case.command}: expected {case.expect}, exit {o.rc!r}")
         check_common(argv, o, {0, 1, 2} if case.command == "verify" else {0, 2})
         if case.expect is True:
@@ -1143,9 +1116,9 @@ def check_damage_case(templates, case: DamageCase) -> None:
         else:
             argv = ["report", "damaged-run", *(["good-run"] if case.with_other else []), "--resamples", "50",
                     *(["--out", case.report_out] if case.report_out else [])]
-        before = tree_state(scratch.root)
+        before = tree_hash(scratch.root)
         o = run_main(argv, scratch.work)
-        after = tree_state(scratch.root)
+        after = tree_hash(scratch.root)
         event(f"{case.command}: {case.damage.file} {case.damage.kind}, exit {o.rc!r}")
         check_common(argv, o, {0, 2})
         if case.command in case.damage.must_fail:

@@ -25,14 +25,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers import leftovers, lock_file, start_train, strict_json, tree_hash
+from helpers import check_complete_run, leftovers, lock_file, start_train, strict_json, tree_hash
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and flock")
 
 EXIT_CODE = {signal.SIGINT: 130, signal.SIGTERM: 143}
 LONG = ["--max-episodes", "10000000", "--solve-threshold", "inf", "--quiet"]  # still training when signalled
 SHORT = ["--max-episodes", "1000", "--solve-threshold", "inf", "--eval-episodes", "20", "--quiet"]
-RUN_FILES = {"config.json", "metrics.csv", "summary.json", "theta.npy", "learning_curve.png", ".pgrad"}
 
 
 def wait_for_lock(proc: subprocess.Popen, out: Path, timeout: float = 30.0) -> bool:
@@ -47,17 +46,6 @@ def wait_for_lock(proc: subprocess.Popen, out: Path, timeout: float = 30.0) -> b
     proc.kill()
     _, err = proc.communicate()
     raise AssertionError(f"no lock file {lock_file(out)} within {timeout} s; stderr: {err!r}")
-
-
-def check_complete_run(folder: Path, seeds: list[int]) -> None:
-    assert folder.is_dir() and not folder.is_symlink()
-    names = {p.name for p in folder.iterdir()}
-    assert RUN_FILES <= names, f"{folder} lacks {sorted(RUN_FILES - names)}"
-    assert strict_json(folder / "config.json")["seeds"] == seeds
-    assert isinstance(strict_json(folder / "summary.json"), dict)
-    marker = strict_json(folder / ".pgrad")
-    assert marker["written_by"] == "pgrad" and marker["kind"] == "run"
-    assert (folder / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def check_interrupted_stderr(err: str) -> None:

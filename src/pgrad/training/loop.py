@@ -16,7 +16,7 @@ from one continues bit for bit.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -161,9 +161,9 @@ class TrainResult:
     steps: np.ndarray
     episodes: list[dict[str, np.ndarray]]
     wall_seconds: float
-    updates: list[dict] = field(default_factory=list)
-    diverged: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    status: tuple[str, ...] = ()
+    updates: list[dict]
+    diverged: np.ndarray
+    status: tuple[str, ...]
 
 
 def result(algorithm: Algorithm, state: TrainState, running: str = "running") -> TrainResult:

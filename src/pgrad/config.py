@@ -99,6 +99,12 @@ def eval_episodes_field() -> Any:
     return param(100, "episodes for the final evaluation")
 
 
+def time_limit_field() -> Any:
+    """The ``time_limit`` field every algorithm shares."""
+    return param(1000, "cap on episode length (steps) for environments without a time limit of their own; "
+                 "environments with one keep theirs")
+
+
 def positive_ints(config: Any, *names: str) -> None:
     """A one-line ValueError unless every field in ``names`` is a positive integer."""
     for name in names:

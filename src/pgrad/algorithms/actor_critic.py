@@ -27,6 +27,7 @@ from pgrad.config import (
     positive_ints,
     solve_threshold_field,
     solve_window_field,
+    time_limit_field,
 )
 from pgrad.optim import Adam, finite_rows, linear_decay, put, take
 from pgrad.policies.mlp import TORCH_HINT
@@ -74,8 +75,7 @@ class ActorCriticConfig:
     depth: int = param(2, "MLP hidden layers")
     init_log_std: float = param(0.0, "initial log standard deviation of Gaussian policies, in [-20, 20]")
     max_steps: int = param(300_000, "stop a seed after this many environment steps")
-    time_limit: int = param(1000, "cap on episode length (steps) for environments without a time limit "
-                            "of their own; environments with one keep theirs")
+    time_limit: int = time_limit_field()
     float32: bool = param(False, "single-precision environment states (pgrad's own dynamics)")
     solve_threshold: float | None = solve_threshold_field()
     solve_window: int = solve_window_field()

@@ -22,7 +22,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from pgrad import estimators
-from pgrad.config import check_choices, param, solve_threshold_field
+from pgrad.config import (
+    check_choices,
+    eval_episodes_field,
+    param,
+    positive_ints,
+    solve_threshold_field,
+    solve_window_field,
+    time_limit_field,
+)
 from pgrad.envs import DYNAMICS, Dynamics
 from pgrad.gym_rollout import episode_horizon, gym_rollout
 from pgrad.optim import OPTIMIZERS, SGD, Adam, finite_rows, put, take
@@ -68,11 +76,10 @@ class ReinforceConfig:
     bias: bool = param(False, "add a bias feature to the linear policy")
     max_episodes: int = param(5000, "stop a seed after this many training episodes")
     solve_threshold: float | None = solve_threshold_field()
-    solve_window: int = param(100, "episodes in the moving mean")
-    eval_episodes: int = param(100, "episodes for the final evaluation")
+    solve_window: int = solve_window_field("episodes")
+    eval_episodes: int = eval_episodes_field()
     float32: bool = param(False, "fast single-precision rollouts (pgrad's own environments)")
-    time_limit: int = param(1000, "cap on episode length (steps) for environments without a time limit "
-                            "of their own; environments with one keep theirs")
+    time_limit: int = time_limit_field()
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -84,9 +91,7 @@ class ReinforceConfig:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
-        for name in ("episodes_per_update", "max_episodes", "solve_window", "eval_episodes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        positive_ints(self, "episodes_per_update", "max_episodes", "solve_window", "eval_episodes")
 
     @property
     def dtype(self) -> type[np.floating]:

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -434,7 +435,31 @@ def test_run_folders_record_version_and_commit(run_dir):
 
     meta = folders.read_json(run_dir / "config.json")
     assert meta["pgrad_version"] == __version__
-    head = subprocess.run(["git", "-C", str(Path(folders.__file__).parent), "rev-parse", "HEAD"],
-                          capture_output=True, text=True)
-    assert meta["git_commit"] == (head.stdout.strip() if head.returncode == 0 else None)
+    package = Path(folders.__file__).resolve().parent
+    top = subprocess.run(["git", "-C", str(package), "rev-parse", "--show-toplevel", "HEAD"],
+                         capture_output=True, text=True)
+    lines = top.stdout.split()
+    # A commit only for a checkout that holds this package at src/pgrad; an installed copy (CI's
+    # site-packages may sit inside some other repository) records None.
+    in_checkout = top.returncode == 0 and Path(lines[0]).resolve() / "src" / "pgrad" == package
+    assert meta["git_commit"] == (lines[1] if in_checkout else None)
     assert folders.read_marker(run_dir)["git_commit"] == meta["git_commit"]
+
+
+def test_an_installed_copy_inside_another_repository_records_no_commit(tmp_path):
+    """site-packages inside an unrelated git repository must not lend pgrad that repo's commit."""
+    repo = tmp_path / "other"
+    site = repo / "venv" / "lib" / "site-packages" / "pgrad"
+    site.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t",
+                    "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    (site / "__init__.py").write_text("")
+    import shutil
+    shutil.copy(folders.__file__, site / "folders.py")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import importlib.util as u; "
+            "spec = u.spec_from_file_location('f', sys.argv[2]); m = u.module_from_spec(spec); "
+            "spec.loader.exec_module(m); print(m.git_commit())")
+    out = subprocess.run([sys.executable, "-c", code, str(site.parent), str(site / "folders.py")],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "None"

@@ -6,9 +6,11 @@ MountainCar-v0 (discrete actions), MountainCarContinuous-v0 and Pendulum-v1 (Box
 each bit-exact with Gymnasium's single env. The same functions back the fused rollout
 (:mod:`pgrad.rollout`) and :class:`pgrad.envs.vector.DynamicsVectorEnv`, a
 ``gymnasium.vector.VectorEnv``, which Gymnasium also reaches as ``pgrad/<id>``
-(:func:`register`). Any other Gymnasium id goes through ``gymnasium.make_vec``. Ids may carry
-Gymnasium's ``module:`` prefix (``pgrad.envs.registration:pgrad/CartPole-v1``): the module is
-imported, and the rest of the id is looked up as without the prefix.
+(:func:`register`; ``import pgrad`` registers the ids as soon as Gymnasium is imported), and
+draws frames with Gymnasium's own renderers (:mod:`pgrad.envs.render`). Any other Gymnasium
+id goes through ``gymnasium.make_vec``. Ids may carry Gymnasium's ``module:`` prefix
+(``pgrad.envs.registration:pgrad/CartPole-v1``): the module is imported, and the rest of the id
+is looked up as without the prefix.
 """
 
 from __future__ import annotations
@@ -236,13 +238,13 @@ def reward_threshold(env_id: str) -> float | None:
 
 
 def register() -> None:
-    """Register ``pgrad/<id>`` in Gymnasium for every id in ``DYNAMICS`` (idempotent).
+    """Register ``pgrad/<id>`` in Gymnasium for every id in ``DYNAMICS`` (idempotent; imports Gymnasium).
 
-    Each uses Gymnasium's own single env as ``entry_point`` and pgrad's
+    Each uses Gymnasium's own single env as ``entry_point`` and a named function of
+    :mod:`pgrad.envs.registration` that makes pgrad's
     :class:`~pgrad.envs.vector.DynamicsVectorEnv` as ``vector_entry_point``, so that
     ``gymnasium.make_vec("pgrad/Acrobot-v1", n, vectorization_mode="vector_entry_point")``
-    runs pgrad's dynamics. Imported lazily so that ``import pgrad`` stays fast; without
-    calling it, ``gymnasium.make_vec("pgrad.envs.registration:pgrad/Acrobot-v1", n)`` works.
+    runs pgrad's dynamics. ``import pgrad`` already registers them once Gymnasium is imported.
     """
     from pgrad.envs.registration import register_all
 
@@ -254,14 +256,20 @@ def make_vec(env_id: str, num_envs: int = 1, *, dtype: DTypeLike = np.float64, *
 
     pgrad's own dynamics (``DYNAMICS``, by plain id such as ``Acrobot-v1``, namespaced
     ``pgrad/Acrobot-v1``, or either behind a ``module:`` prefix) run as one numpy-vectorised
-    env; ``dtype=np.float32`` selects the fast single-precision mode. Any other id is passed to
-    ``gymnasium.make_vec``. Registers pgrad's ids in Gymnasium on the way (:func:`register`).
+    env; ``dtype=np.float32`` selects the fast single-precision mode, and ``kwargs`` may be
+    ``max_episode_steps`` and ``render_mode="rgb_array"`` (any other: a one-line ValueError).
+    Any other id is passed to ``gymnasium.make_vec`` with ``kwargs``. Registers pgrad's ids in
+    Gymnasium on the way (:func:`register`).
     """
     register()
     if _plain_id(env_id) in DYNAMICS:
-        from pgrad.envs.vector import DynamicsVectorEnv
+        from pgrad.envs.registration import make_dynamics_vector_env
 
-        return DynamicsVectorEnv(get_dynamics(env_id), num_envs, dtype=dtype, **kwargs)
+        return make_dynamics_vector_env(env_id, num_envs, dtype=dtype, **kwargs)
     import gymnasium
 
     return gymnasium.make_vec(env_id, num_envs=num_envs, **kwargs)
+
+
+# Registers pgrad/<id> in Gymnasium once Gymnasium is imported, without importing it here.
+from pgrad.envs import registration  # noqa: E402, F401  (it needs the names above)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any, cast
 
 import numpy as np
-from gymnasium import spaces
+from gymnasium import logger, spaces
+from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from numpy.typing import ArrayLike, DTypeLike
 
 from pgrad.envs import Dynamics
+from pgrad.envs.render import RENDER_FPS, Renderer
 
 RESET_OPTIONS = ("state",)
 """The keys ``DynamicsVectorEnv.reset(options=...)`` accepts."""
@@ -29,14 +31,21 @@ class DynamicsVectorEnv(VectorEnv):
     starts every copy from the given internal states (finite real numbers), one row per env as
     Gymnasium holds it in ``env.unwrapped.state``; no other option key is accepted. The state
     is held in ``self.state``, component first, shape ``[state_dim, num_envs]``.
+
+    ``render_mode="rgb_array"`` (for Gymnasium's classic-control ids): :meth:`render` returns one
+    uint8 frame ``[H, W, 3]`` per env, drawn by Gymnasium's own renderer from that env's state
+    (:mod:`pgrad.envs.render`); ``self.last_actions`` and ``self.acted`` then hold each env's last
+    action and whether it took it since its last reset (Pendulum draws its last torque).
     """
 
-    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, dynamics: Dynamics, num_envs: int = 1, *, dtype: DTypeLike = np.float64,
-                 max_episode_steps: int | None = None) -> None:
+                 max_episode_steps: int | None = None, render_mode: str | None = None) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
@@ -59,6 +68,13 @@ class DynamicsVectorEnv(VectorEnv):
         self.state: np.ndarray | None = None
         self.steps = np.zeros(num_envs, dtype=np.int64)
         self.prev_done = np.zeros(num_envs, dtype=bool)
+        if dynamics.id in RENDER_FPS:
+            self.metadata = {**self.metadata, "render_fps": RENDER_FPS[dynamics.id]}
+        self.render_mode = render_mode
+        self.renderer = Renderer(dynamics.id) if render_mode else None
+        self.last_actions = (np.zeros(num_envs, np.int64) if dynamics.discrete
+                             else np.zeros((num_envs, dynamics.action_dim), np.float32))
+        self.acted = np.zeros(num_envs, dtype=bool)
 
     def _draw_states(self, n: int) -> np.ndarray:
         u = self.np_random.random((self.dynamics.reset_draws, n)).astype(self.dtype, copy=False)
@@ -71,6 +87,9 @@ class DynamicsVectorEnv(VectorEnv):
     def _check_actions(self, actions: ArrayLike) -> np.ndarray:
         actions = np.asarray(actions)
         n = self.num_envs
+        if actions.ndim == 0:  # as Gymnasium's SyncVectorEnv, which iterates over the actions
+            raise TypeError(f"Unable to iterate over the following elements: {actions} "
+                            f"(give one action per env, {n} in all)")
         if self.dynamics.discrete:
             if actions.shape != (n,) or actions.dtype.kind not in "biu" or not self.action_space.contains(
                 actions.astype(self.action_space.dtype)
@@ -114,6 +133,7 @@ class DynamicsVectorEnv(VectorEnv):
             self.state = self._draw_states(self.num_envs)
         self.steps[:] = 0
         self.prev_done[:] = False
+        self.acted[:] = False
         return self._obs(), {}
 
     def step(self, actions: ArrayLike
@@ -135,4 +155,22 @@ class DynamicsVectorEnv(VectorEnv):
             terminated[done] = False
             truncated[done] = False
         self.prev_done = terminated | truncated
+        if self.renderer is not None:
+            self.last_actions[:] = actions
+            self.acted = ~done  # the envs reset on this step took no action
         return self._obs(), reward, terminated, truncated, {}
+
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        """One uint8 frame [H, W, 3] per env, as Gymnasium's SyncVectorEnv returns them (a tuple);
+        without a render_mode, a warning and None, as Gymnasium's own vector envs."""
+        if self.renderer is None:
+            logger.warn("render() needs render_mode='rgb_array', e.g. "
+                        f"pgrad.make_vec({self.dynamics.id!r}, n, render_mode='rgb_array')")
+            return None
+        if self.state is None:
+            raise ResetNeeded("call reset() before render()")
+        return self.renderer.frames(self.state, self.last_actions, self.acted)
+
+    def close_extras(self, **kwargs: Any) -> None:
+        if self.renderer is not None:
+            self.renderer.close()

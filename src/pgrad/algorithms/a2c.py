@@ -26,6 +26,7 @@ from pgrad.algorithms.ac_agent import Agent, make_policy
 from pgrad.algorithms.ac_gradients import MLPForward, ascent_direction, forward
 from pgrad.algorithms.ac_samples import Samples, normalize
 from pgrad.optim import Adam
+from pgrad.training.log import PER_SEED
 from pgrad.training.loop import TrainResult
 
 __all__ = ["A2CConfig", "ALGORITHM", "a2c_step", "evaluate", "make_policy", "train"]
@@ -65,14 +66,15 @@ def a2c_step(agent: Agent, config: A2CConfig, params: np.ndarray, opt_state: tup
              data: Samples, rngs: Sequence[np.random.Generator],
              lr: float) -> tuple[np.ndarray, tuple[np.ndarray, ...], dict]:
     """One Adam step along grad J with c_i = A_i (module docstring) on all N * T samples (no
-    randomness: ``rngs`` is unused). Returns (params, Adam state, {"entropy": its mean})."""
+    randomness: ``rngs`` is unused). Returns (params, Adam state, {"entropy": its mean, and each
+    seed's own in ``per_seed``})."""
     adv = normalize(data.adv) if config.normalize_advantages else data.adv
     fwd = forward(agent, params, data.obs, data.act)
     grad, _ = ascent_direction(agent, fwd, adv, data.ret, config.ent_coef, config.vf_coef,
                                   config.max_grad_norm)
     entropy = fwd.entropy.detach().numpy() if isinstance(fwd, MLPForward) else fwd.entropy
     params, opt_state = Adam(lr).step(params, grad, opt_state)
-    return params, opt_state, {"entropy": float(entropy.mean())}
+    return params, opt_state, {"entropy": float(entropy.mean()), PER_SEED: {"entropy": entropy.mean(axis=1)}}
 
 
 ALGORITHM = ac.make_algorithm(a2c_step, old_log_prob=False)

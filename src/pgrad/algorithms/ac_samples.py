@@ -13,6 +13,7 @@ from pgrad.algorithms.ac_agent import Agent
 from pgrad.algorithms.ac_gradients import forward
 from pgrad.returns import gae
 from pgrad.rollout import Segment
+from pgrad.training.log import PER_SEED
 
 
 def select(segment: Segment, keep: np.ndarray) -> Segment:
@@ -92,12 +93,14 @@ def normalize(adv: np.ndarray, eps: float = 1e-8) -> np.ndarray:
 
 def value_diagnostics(data: Samples) -> dict:
     """The value loss mean (V(s) - R)^2 and the explained variance 1 - Var[R - V] / Var[R] of the
-    values the advantages were computed with, averaged over seeds."""
+    values the advantages were computed with, averaged over seeds; ``per_seed``: each seed's own [S]."""
     if data.value is None:
         raise ValueError("value diagnostics need the samples' values")
     explained = estimators.explained_variance(data.value, data.ret)  # nan where Var[R] = 0
-    return {"value_loss": float(np.square(data.value - data.ret).mean()),
-            "explained_variance": float(np.nanmean(explained)) if np.isfinite(explained).any() else np.nan}
+    loss = np.square(data.value - data.ret)
+    return {"value_loss": float(loss.mean()),
+            "explained_variance": float(np.nanmean(explained)) if np.isfinite(explained).any() else np.nan,
+            PER_SEED: {"value_loss": loss.mean(axis=1), "explained_variance": explained}}
 
 
 def policy_diagnostics(logp: np.ndarray, logp_old: np.ndarray, entropy: Any, clip: float) -> dict:

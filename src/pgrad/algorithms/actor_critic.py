@@ -41,7 +41,7 @@ from pgrad.rollout import (
     seed_streams,
 )
 from pgrad.training import loop
-from pgrad.training.log import fill
+from pgrad.training.log import PER_SEED, fill
 from pgrad.training.loop import Algorithm, Sample, TrainResult
 from pgrad.values import VALUE_FEATURES
 
@@ -178,7 +178,9 @@ def make_learn(ascend: Ascend, old_log_prob: bool) -> Callable[..., tuple[np.nda
         ok = finite_rows(step, fit, data.ret, *part)  # non-finite: the seed stops as it was
         params[idx[ok]], w[idx[ok]] = step[ok], fit[ok]
         put(state.opt_state, idx[ok], tuple(x[ok] for x in part))
-        return ok, diagnostics | value_diagnostics(data) | {"lr": lr}
+        values = value_diagnostics(data)
+        per_seed = {**diagnostics.pop(PER_SEED, {}), **values.pop(PER_SEED), "lr": np.full(len(idx), lr)}
+        return ok, diagnostics | values | {"lr": lr, PER_SEED: per_seed}
 
     return learn
 

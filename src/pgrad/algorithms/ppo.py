@@ -29,6 +29,7 @@ from pgrad.algorithms.ac_gradients import ascent_direction, forward
 from pgrad.algorithms.ac_samples import Samples, normalize, policy_diagnostics
 from pgrad.config import param, positive_ints, redefault
 from pgrad.optim import Adam
+from pgrad.training.log import PER_SEED
 from pgrad.training.loop import TrainResult
 
 __all__ = ["ALGORITHM", "PPOConfig", "evaluate", "make_policy", "ppo_epochs", "train"]
@@ -97,7 +98,7 @@ def ppo_epochs(agent: Agent, config: PPOConfig, params: np.ndarray, opt_state: t
     params: [S, d]; data: seed-first samples [S, M]. Each seed draws the permutations of all
     E epochs from its own generator in one call. Returns (params, Adam state, diagnostics: the
     means over the last epoch's minibatches, before each step, and over seeds of approx_kl,
-    clip_fraction and entropy).
+    clip_fraction and entropy; ``per_seed``: each seed's own means [S]).
     """
     M, B = data.adv.shape[1], config.minibatch_size
     perms = np.stack([np.argsort(rng.random((config.epochs, M)), axis=1) for rng in rngs])  # [S, E, M]
@@ -115,7 +116,9 @@ def ppo_epochs(agent: Agent, config: PPOConfig, params: np.ndarray, opt_state: t
             params, opt_state = optimizer.step(params, grad, opt_state)
             if epoch == config.epochs - 1 and mb.logp_old is not None:
                 diagnostics.append(policy_diagnostics(fwd.logp, mb.logp_old, fwd.entropy, config.clip))
-    return params, opt_state, {k: float(np.mean([d[k] for d in diagnostics])) for k in diagnostics[0]}
+    means = {k: float(np.mean([d[k] for d in diagnostics])) for k in diagnostics[0]}
+    per_seed = {k: np.mean([d[k] for d in diagnostics], axis=0) for k in diagnostics[0]}
+    return params, opt_state, means | {PER_SEED: per_seed}
 
 
 ALGORITHM = ac.make_algorithm(ppo_epochs)

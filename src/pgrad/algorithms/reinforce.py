@@ -47,7 +47,7 @@ from pgrad.rollout import (
     split_seeds,
 )
 from pgrad.training import loop
-from pgrad.training.log import fill
+from pgrad.training.log import PER_SEED, fill
 from pgrad.training.loop import Algorithm, Sample, TrainResult
 from pgrad.values import LinearValue
 
@@ -203,7 +203,8 @@ def learn(config: ReinforceConfig, state: ReinforceState, idx: np.ndarray, sampl
 
     The estimate (and the value fit) runs on every sampled seed, each on its own rows, so the
     seeds that just stopped change no bit of the others; a seed whose step, gradient, optimiser
-    state or value fit is not finite keeps its theta (``ok`` false)."""
+    state or value fit is not finite keeps its theta (``ok`` false). Metrics: each seed's learning
+    rate (per seed only: the update table has no column for it)."""
     rows, batch = sampled.data
     theta = state.theta
     if config.baseline == "value":                                                  # estimate
@@ -217,7 +218,7 @@ def learn(config: ReinforceConfig, state: ReinforceState, idx: np.ndarray, sampl
     ok = finite_rows(step, grad, *part, state.value_params[idx])  # non-finite: the seed stops as it was
     theta[idx[ok]] = step[ok]
     put(state.opt_state, idx[ok], tuple(x[ok] for x in part))
-    return ok, {}
+    return ok, {PER_SEED: {"lr": np.full(len(idx), config.lr)}}
 
 
 def save(state: ReinforceState) -> dict[str, np.ndarray]:

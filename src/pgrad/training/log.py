@@ -15,6 +15,9 @@ import numpy as np
 
 UPDATE_INTS = ("update", "seeds_training", "episodes", "steps", "active")
 """Columns of the update table that hold integers (the others hold floats)."""
+PER_SEED = "per_seed"
+"""The metrics entry holding each learning seed's own diagnostics, {name: [seeds learned]} with
+"index" (their positions in the run's seeds): for callbacks, kept out of the update table."""
 
 
 class EpisodeLog:
@@ -90,9 +93,10 @@ class EpisodeLog:
         self.diverged[idx], self.active[idx] = True, False
 
     def log(self, metrics: dict) -> None:
-        """Keep this update's metrics as a table row (``seeds`` as the number still training)."""
+        """Keep this update's metrics as a table row (``seeds`` as the number still training; the
+        per-seed diagnostics left out)."""
         self.updates.append({("seeds_training" if k == "seeds" else k): (len(v) if k == "seeds" else v)
-                             for k, v in metrics.items()})
+                             for k, v in metrics.items() if k != PER_SEED})
 
     def status(self, running: str = "running") -> list[str]:
         """Each seed's status: solved, budget, diverged, or ``running`` for a seed still training."""

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from pgrad.config import solve_threshold
-from pgrad.training.log import EpisodeLog
+from pgrad.training.log import PER_SEED, EpisodeLog
 
 STOP = "stop"
 CHECKPOINT = "checkpoint"
@@ -53,7 +53,9 @@ class Algorithm:
                                                     the sampled ones; sample.data still holds all);
                                                     ok: the seed's numbers stayed finite (else its
                                                     parameters are left as they were); steps [S]: the
-                                                    environment steps of every seed so far
+                                                    environment steps of every seed so far;
+                                                    metrics may hold "per_seed": {name: [len(idx)]},
+                                                    each seed's own diagnostics (the others: over seeds)
     save(state) -> {name: array}                    what a checkpoint must hold
     load(config, rngs, arrays) -> state             the state of a checkpoint
     params(state) -> (theta [S, d], value parameters [S, F] or None)
@@ -92,7 +94,9 @@ class TrainState:
 
 class Callback(Protocol):
     """Called after every update with its metrics and read access to the state; may return
-    ``"checkpoint"`` (write a snapshot now) or ``"stop"`` (end the run here, resumable)."""
+    ``"checkpoint"`` (write a snapshot now) or ``"stop"`` (end the run here, resumable). Where some
+    seed learned, ``metrics["per_seed"]`` holds "index" (the positions of the seeds that learned)
+    and each one's own diagnostics (:data:`~pgrad.training.log.PER_SEED`)."""
 
     def __call__(self, metrics: dict, state: TrainState) -> str | None: ...
 
@@ -130,10 +134,10 @@ def run(algorithm: Algorithm, state: TrainState, callbacks: Sequence[Callback] =
         metrics = log.record(idx, sample.returns, sample.lengths, sample.steps, state.update)
         keep = log.active[idx]  # seeds that just stopped take no further step
         if keep.any():
-            ok, diagnostics = algorithm.learn(config, state.algo_state, idx[keep], sample,  # learn
-                                              log.steps)
-            log.diverge(idx[keep][~ok])
-            metrics |= diagnostics
+            learned = idx[keep]
+            ok, diagnostics = algorithm.learn(config, state.algo_state, learned, sample, log.steps)  # learn
+            log.diverge(learned[~ok])
+            metrics |= diagnostics | {PER_SEED: {"index": learned, **diagnostics.get(PER_SEED, {})}}
         log.log(metrics)                                                              # log
         state.update += 1
         requests = [r for cb in callbacks if (r := cb(metrics, state)) is not None]
@@ -177,9 +181,10 @@ def result(algorithm: Algorithm, state: TrainState, running: str = "running") ->
 
 
 def logger_callback(logger: Callable[[dict], None]) -> Callback:
-    """A callback that hands every update's metrics to ``logger`` (the older logger argument)."""
+    """A callback that hands every update's metrics to ``logger`` (the older logger argument), the
+    per-seed diagnostics left out."""
     def callback(metrics: dict, state: TrainState) -> None:
-        logger(metrics)
+        logger({k: v for k, v in metrics.items() if k != PER_SEED})
     return callback
 
 

@@ -43,7 +43,7 @@ MARKER = ".pgrad"
 LOCK_SUFFIX = ".pgrad-lock"
 TMP_PREFIX = ".pgrad-tmp-"
 OLD_PREFIX = ".pgrad-old-"
-KINDS = ("run", "report")
+KINDS = ("run", "report", "sweep")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The ``pgrad`` command: train, eval, plot, verify, report.
+"""The ``pgrad`` command: train, resume, eval, plot, render, verify, report, sweep.
 
 Every ``pgrad train`` flag is generated from the algorithm's config dataclass (names,
 defaults, help texts and accepted values), so the two cannot drift. Bad input, a damaged
@@ -10,6 +10,7 @@ and exit codes 130 and 143, with nothing half-written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import re
@@ -34,6 +35,8 @@ if TYPE_CHECKING:  # imported where used, so that `pgrad --help` starts fast
 ALGOS = sorted(ALGORITHMS)
 FLAG_TYPES = {"int": int, "float": float, "float | None": float, "str": str}
 """Config field annotation -> the argparse type of its flag (bool fields get --x / --no-x)."""
+TENSORBOARD_HELP = ("also log to TensorBoard: one run per seed in DIR/<run folder name>/seed_<seed>/ "
+                    "(needs pgrad[tensorboard])")
 
 
 class UsageError(Exception):
@@ -78,7 +81,7 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _add_config_flags(parser: argparse.ArgumentParser, config_cls: type) -> None:
+def add_config_flags(parser: argparse.ArgumentParser, config_cls: type) -> None:
     from pgrad.config import field_type
 
     for f in dataclasses.fields(config_cls):
@@ -111,7 +114,8 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
                        help="write the run folder with a checkpoint every SECONDS of training (0: never; "
                             "default: 60)")
-    _add_config_flags(train, config_class(algo))
+    train.add_argument("--tensorboard", default=None, metavar="DIR", help=TENSORBOARD_HELP)
+    add_config_flags(train, config_class(algo))
     resume = sub.add_parser("resume", help="continue an interrupted run where it stopped",
                             description="Continue a run folder holding a checkpoint (written every "
                                         "--checkpoint-every seconds and on SIGINT/SIGTERM); the finished "
@@ -119,12 +123,31 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
     resume.add_argument("run_dir", type=Path)
     resume.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
                         help="seconds between checkpoints (0: never; default: 60)")
+    resume.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help=TENSORBOARD_HELP + "; appends to the runs the interrupted run wrote")
     resume.add_argument("--quiet", action="store_true", help="no live progress")
     ev = sub.add_parser("eval", help="evaluate a run's final policy")
     ev.add_argument("run_dir", type=Path)
     ev.add_argument("--episodes", type=int, default=100, help="episodes per seed (default: 100)")
     plot = sub.add_parser("plot", help="redraw a run's learning_curve.png")
     plot.add_argument("run_dir", type=Path)
+    ren = sub.add_parser("render", help="a video of a run's trained agents",
+                         description="Render the agents of a run folder with the environment's own "
+                                     "renderer into a GIF or MP4, one labelled tile per seed; each "
+                                     "episode's return is printed and drawn in the corner.")
+    ren.add_argument("run_dir", type=Path)
+    ren.add_argument("--out", required=True, type=Path, help="video file: .gif or .mp4")
+    ren.add_argument("--force", action="store_true", help="replace an existing GIF or MP4 file")
+    ren.add_argument("--seeds", default=None, help="seeds of the run to show, tiled (default: its first)")
+    ren.add_argument("--episodes", type=int, default=1, help="episodes per seed, one after another "
+                                                             "(default: 1)")
+    greedy = ren.add_mutually_exclusive_group()
+    greedy.add_argument("--greedy", dest="greedy", action="store_true", default=True,
+                        help="take the policy's modal action (default)")
+    greedy.add_argument("--sampled", dest="greedy", action="store_false", help="sample the actions")
+    ren.add_argument("--fps", type=float, default=None,
+                     help="frames per second (default: the environment's render_fps)")
+    ren.add_argument("--max-steps", type=int, default=None, help="cut each episode after this many steps")
     from pgrad import verify
 
     check = sub.add_parser("verify", help="check every gradient estimator against exact gradients",
@@ -149,13 +172,16 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
                      help="replace an existing report folder (only one that pgrad wrote)")
     rep.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
     rep.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default: 10000)")
+    from pgrad.sweeps import command as sweep_command
+
+    sweep_command.add_parser(sub, algo)
     return parser
 
 
 def chosen_algo(argv: list[str]) -> str:
-    """The ``--algo`` of a ``train`` command line, parsed as argparse parses it (``--algo X``,
+    """The ``--algo`` of a ``train`` or ``sweep`` command line, parsed as argparse parses it (``--algo X``,
     ``--algo=X``, unambiguous prefixes, the last one winning); "reinforce" by default."""
-    if not argv or argv[0] != "train":
+    if not argv or argv[0] not in ("train", "sweep"):
         return "reinforce"
     pre = _Parser(add_help=False)
     pre.add_argument("--algo", default="reinforce")
@@ -166,7 +192,7 @@ def chosen_algo(argv: list[str]) -> str:
     return known.algo
 
 
-def _flags_named(message: str, config_cls: type) -> str:
+def flags_named(message: str, config_cls: type) -> str:
     """A config's one-line error with its field names written as the flags that set them."""
     for f in dataclasses.fields(config_cls):
         message = re.sub(rf"(?<![\w-]){f.name}(?!\w)", _flag(f.name), message)
@@ -253,19 +279,25 @@ def _train_to_end(algorithm: Algorithm, state: TrainState, target: Path, out: st
     from pgrad.rollout import env_spec
     from pgrad.runs import write_run
     from pgrad.training import checkpoint, loop
+    from pgrad.training.tensorboard import TensorBoard
 
     config, seeds = state.config, list(state.seeds)
 
     timer = Every(args.checkpoint_every)
+    board = None if args.tensorboard is None else TensorBoard(
+        args.tensorboard, target.name, state, force=getattr(args, "force", False), run_folder=target)
 
     def snapshot(st: TrainState, status: str) -> None:
+        if board is not None:
+            board.flush()  # TensorBoard holds every event up to the checkpoint before it is written
         write_run(target, algo=st.algo, config=config, seeds=seeds, result=loop.result(algorithm, st, status),
                   force=True, run_status=status,
                   checkpoint=lambda folder: checkpoint.save(algorithm, st, folder))
         timer.written()
 
-    with FolderLock(target), np.errstate(all="ignore"), Deferred() as signals:  # divergence: reported below
-        callbacks: list[Callback] = [signals.callback, timer]
+    with (FolderLock(target), np.errstate(all="ignore"), Deferred() as signals,  # divergence: reported below
+          board if board is not None else contextlib.nullcontext()):  # closed on every way out
+        callbacks: list[Callback] = [signals.callback, timer, *([board] if board is not None else [])]
         if args.quiet:
             loop.run(algorithm, state, callbacks, lambda st: snapshot(st, "running"))
         else:
@@ -309,7 +341,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
         num_seeds = sum(len(r) for r in seed_ranges(args.seeds))
         sizes.check_training(args.algo, config, num_seeds)
     except ValueError as e:
-        raise UsageError(_flags_named(str(e), config_cls)) from None
+        raise UsageError(flags_named(str(e), config_cls)) from None
     if not args.checkpoint_every >= 0:
         raise UsageError(f"--checkpoint-every must be >= 0 seconds (0: no periodic checkpoints), got "
                          f"{args.checkpoint_every}")
@@ -318,6 +350,10 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     needed = (1 << 20) + num_seeds * (episodes + config.eval_episodes) * ROW_BYTES
     out = args.out if args.out is not None else str(default_out())
     target = check_out_dir(Path(out), args.force, needed)
+    if args.tensorboard is not None:
+        from pgrad.training import tensorboard
+
+        tensorboard.prepare(args.tensorboard, target.name, fresh=True, force=args.force, run_folder=target)
     algorithm = algorithms.module(args.algo).ALGORITHM
     state = loop.start(args.algo, algorithm, config, seeds)
     try:
@@ -338,6 +374,10 @@ def cmd_resume(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"{run_dir} is not a resumable pgrad run folder (it needs pgrad's marker and a "
                          "checkpoint/ folder, which runs stopped by a signal or still running have)")
     target = check_out_dir(run_dir, True)
+    if args.tensorboard is not None:
+        from pgrad.training import tensorboard
+
+        tensorboard.prepare(args.tensorboard, target.name, fresh=False, force=False, run_folder=target)
     algorithm, state = checkpoint.load(run_dir / "checkpoint")
     try:
         return _train_to_end(algorithm, state, target, str(run_dir), args, console)
@@ -401,6 +441,50 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_render(args: argparse.Namespace, console: Console) -> int:
+    from pgrad import folders, render, sizes
+    from pgrad.training.agent import agents
+
+    out: Path = args.out
+    if out.suffix not in render.FORMATS:
+        raise UsageError(f"--out {out}: unknown video format {out.suffix!r}; accepted: "
+                         f"{', '.join(render.FORMATS)}")
+    for name, value in (("--episodes", args.episodes), ("--max-steps", args.max_steps)):
+        if value is not None and value < 1:
+            raise UsageError(f"{name} must be a positive integer, got {value}")
+    if args.fps is not None and not 0 < args.fps <= 1000:
+        raise UsageError(f"--fps must be in (0, 1000], got {args.fps}")
+    if os.path.lexists(out) and not out.is_symlink():
+        if not args.force or not out.is_file():
+            raise UsageError(f"{out} exists; pass --force to replace it" if out.is_file() else
+                             f"--out {out} is not a file")
+        if not render.existing_video(out):
+            raise UsageError(f"{out} is not a GIF or MP4 file; pgrad replaces only videos")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {out}: folder {out.parent} does not exist")
+    missing = render.missing_packages(out.suffix)
+    if missing:
+        raise UsageError(f"pgrad render needs {', '.join(missing)}: {render.INSTALL}")
+    try:
+        shown = agents(args.run_dir, None if args.seeds is None else parse_seeds(args.seeds))
+    except ValueError as e:
+        raise UsageError(f"cannot read run folder {args.run_dir}: {e}") from None
+    shown = shown if args.seeds is not None else shown[:1]
+    spec = render.video_spec(shown[0], len(shown), args.episodes, args.max_steps)
+    sizes.check_fits(f"render of {len(shown)} seed(s) x {args.episodes} episode(s)",
+                     spec.bytes if out.suffix == ".gif" else 0, "; show fewer seeds or episodes, or an .mp4")
+    fps = args.fps or spec.fps
+    finished: list[render.Episode] = []
+    counts: list[int] = []
+    images = render.frames(shown, args.episodes, args.greedy, spec.limit, finished)
+    folders.replace_file(out, lambda tmp: counts.append(render.WRITERS[out.suffix](tmp, images, fps)))
+    for ep in finished:
+        console.out(f"seed {ep.seed} episode {ep.index + 1}: return {ep.ret:.1f} ({ep.steps} steps)",
+                    highlight=False)
+    console.out(f"wrote {out} ({counts[0]} frames at {fps:g} fps)", highlight=False)
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace, console: Console) -> int:
     from pgrad import sizes
     from pgrad.verify import format_table, memory_bytes, summary, verify
@@ -435,8 +519,14 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
+    from pgrad.sweeps.command import cmd_sweep as sweep
+
+    return sweep(args, console)
+
+
 COMMANDS = {"train": cmd_train, "resume": cmd_resume, "eval": cmd_eval, "plot": cmd_plot,
-            "verify": cmd_verify, "report": cmd_report}
+            "render": cmd_render, "verify": cmd_verify, "report": cmd_report, "sweep": cmd_sweep}
 
 
 def run(argv: list[str]) -> int:
@@ -448,8 +538,9 @@ def run(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The ``pgrad`` command: exit code 0 (done), 1 (``verify`` found a failing estimator),
-    2 (bad input, one line on stderr), 130 / 143 (SIGINT / SIGTERM: one line, ``interrupted``)."""
+    """The ``pgrad`` command: exit code 0 (done), 1 (``verify`` found a failing estimator, or a
+    ``sweep`` trial is not done), 2 (bad input, one line on stderr), 130 / 143 (SIGINT / SIGTERM:
+    one line, ``interrupted``)."""
     from pgrad.folders import fs_error
 
     program = argv is None  # the pgrad process itself (not a call from Python)

@@ -12,11 +12,16 @@ Box actions clipped to the bounds.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pgrad.rollout import EnvSpec
 
 
 @dataclass(frozen=True)
@@ -33,16 +38,23 @@ class Agent:
     def env_id(self) -> str:
         return str(self.config.env_id)
 
+    @functools.cached_property
+    def spec(self) -> EnvSpec:
+        """The environment's spaces as the policy sees them (looked up once)."""
+        from pgrad.rollout import env_spec
+
+        return env_spec(self.env_id)
+
     def act(self, obs: np.ndarray, greedy: bool = False,
             rng: np.random.Generator | None = None) -> np.ndarray:
         """Actions for observations ``obs`` [N, obs_dim] (as the policy sees them: Discrete
         observations one-hot): [N] integers for discrete actions, [N, m] floats for Box actions,
         ready for ``env.step``. ``greedy`` takes the modal action; otherwise actions are sampled
         with ``rng`` (default: a fresh ``numpy.random.default_rng()``)."""
-        from pgrad.rollout import env_spec, to_env_action
+        from pgrad.rollout import to_env_action
 
         obs = np.asarray(obs, dtype=np.float64)
-        spec = env_spec(self.env_id)
+        spec = self.spec
         if obs.ndim != 2 or obs.shape[1] != spec.obs_dim:
             raise ValueError(f"obs must be [N, {spec.obs_dim}] for {self.env_id}, got shape {obs.shape}")
         theta = self.theta[None]
@@ -65,29 +77,31 @@ class Agent:
                             time_limit=getattr(self.config, "time_limit", None))[0]
 
 
-def agents(run_dir: str | Path) -> list[Agent]:
-    """Every seed's agent of a run folder, in the order of its seeds."""
+def agents(run_dir: str | Path, seeds: Sequence[int] | None = None) -> list[Agent]:
+    """The agents of a run folder: every seed's in the order of its seeds, or those of ``seeds`` in
+    that order (a one-line ValueError for a seed the run does not hold)."""
     from pgrad.rollout import env_spec
     from pgrad.runs import read_run
 
     run = read_run(Path(run_dir))
+    held = list(run.seeds)
+    absent = [s for s in seeds or () if s not in held]
+    if absent:
+        raise ValueError(f"{run_dir} holds no seed {absent[0]}; it holds {_seed_list(held)}")
     policy = run.module.make_policy(run.config, env_spec(run.config.env_id))
-    return [Agent(run.algo, run.config, seed, run.theta[i].copy(), policy)
-            for i, seed in enumerate(run.seeds)]
+    return [Agent(run.algo, run.config, seed, run.theta[held.index(seed)].copy(), policy)
+            for seed in (held if seeds is None else seeds)]
 
 
 def load(run_dir: str | Path, seed: int | None = None) -> Agent:
     """The agent of ``seed`` in a run folder (``seed=None``: the run's only seed); a one-line
     ValueError for a damaged folder, non-finite parameters, or a seed the run does not hold."""
+    if seed is not None:
+        return agents(run_dir, [seed])[0]
     found = agents(run_dir)
-    seeds = [a.seed for a in found]
-    if seed is None:
-        if len(found) != 1:
-            raise ValueError(f"{run_dir} holds seeds {_seed_list(seeds)}; pass seed=...")
-        return found[0]
-    if seed not in seeds:
-        raise ValueError(f"{run_dir} holds no seed {seed}; it holds {_seed_list(seeds)}")
-    return found[seeds.index(seed)]
+    if len(found) != 1:
+        raise ValueError(f"{run_dir} holds seeds {_seed_list([a.seed for a in found])}; pass seed=...")
+    return found[0]
 
 
 def _seed_list(seeds: list[int]) -> str:

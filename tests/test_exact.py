@@ -9,9 +9,12 @@ import pytest
 from pgrad.exact import (
     FiniteMDP,
     aliased_mdp,
+    compatible_weights,
     exact_from_t_mean,
     exact_gradient,
     exact_objective,
+    fisher_matrix,
+    natural_gradient,
     random_mdp,
     state_occupancy,
     to_dynamics,
@@ -191,3 +194,111 @@ def test_finite_mdp_runs_as_a_gymnasium_vector_env():
         assert venv.observation_space.contains(obs)
         ends += int((term | trunc).sum())
     assert ends >= 16  # every copy reached its horizon (or a terminal state) at least once
+
+
+# --- the Fisher matrix, the natural gradient, compatible function approximation ------------------
+
+def test_hand_computed_fisher_and_natural_gradient():
+    """``hand_mdp`` with the logistic policy on features x(s0) = (1, 0), x(s1) = (1, 1), x(s2) = (0, 0).
+
+    p_s = pi(a0 | s) = sigmoid(theta . x(s)); the episode is in s0 at t = 0 and, unless action 1
+    ended it in s2 (probability (1 - p0) / 2), in s1 at t = 1: d_0 = (1, 0, 0),
+    d_1 = (0, q, 0) with q = p0 + (1 - p0) / 2. The logistic score is (y - p) x, so
+    sum_a pi psi psi^T = p (1 - p) x x^T in each state and
+
+        F = p0 (1 - p0) x0 x0^T + gamma q p1 (1 - p1) x1 x1^T = a x0 x0^T + b x1 x1^T.
+
+    By the policy gradient theorem grad J = a D0 x0 + b D1 x1 with the action gaps
+    D_t = Q_t(s_t, a0) - Q_t(s_t, a1): D1 = 0 - 3, D0 = (1 + gamma V1) - (2 + gamma V1 / 2),
+    V1 = 3 (1 - p1). As x0, x1 are independent, F w = grad J means x0 . w = D0 and
+    x1 . w = D1: the natural gradient is w = (D0, D1 - D0), the action gaps themselves, whatever
+    the probabilities a and b.
+    """
+    features = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    mdp, policy, gamma = replace(hand_mdp(), features=features), LogisticPolicy(2), 0.9
+    theta = np.array([0.4, -1.1])
+    p0, p1 = sigmoid(0.4), sigmoid(0.4 - 1.1)
+    q, V1 = p0 + (1 - p0) / 2, 3 * (1 - p1)
+    a, b = p0 * (1 - p0), gamma * q * p1 * (1 - p1)
+    x0, x1 = features[0], features[1]
+    F = a * np.outer(x0, x0) + b * np.outer(x1, x1)
+    D0, D1 = (1 + gamma * V1) - (2 + gamma * V1 / 2), -3.0
+    np.testing.assert_allclose(fisher_matrix(mdp, policy, theta, gamma), F, rtol=1e-14)
+    np.testing.assert_allclose(exact_gradient(mdp, policy, theta, gamma), a * D0 * x0 + b * D1 * x1,
+                               rtol=1e-13)
+    np.testing.assert_allclose(natural_gradient(mdp, policy, theta, gamma), [D0, D1 - D0], rtol=1e-13)
+    np.testing.assert_allclose(compatible_weights(mdp, policy, theta, gamma), [D0, D1 - D0], rtol=1e-13)
+
+
+@pytest.mark.parametrize("mdp, policy", list(finite_mdp_cases()))
+@pytest.mark.parametrize("gamma", [0.8, 1.0])
+def test_compatible_weights_are_the_natural_gradient(mdp, policy, gamma):
+    """F w = grad J for the least-squares fit of psi^T w to Q_t, to machine precision; w = F^+ grad J."""
+    theta = np.random.default_rng(6).standard_normal(policy.dim)
+    F = fisher_matrix(mdp, policy, theta, gamma)
+    grad = exact_gradient(mdp, policy, theta, gamma)
+    w = compatible_weights(mdp, policy, theta, gamma)
+    np.testing.assert_allclose(F, F.T, atol=1e-15)
+    assert np.linalg.eigvalsh(F).min() > -1e-14 * np.abs(F).max()
+    assert np.linalg.norm(F @ w - grad) < 1e-13 * np.linalg.norm(grad)
+    np.testing.assert_allclose(w, natural_gradient(mdp, policy, theta, gamma), rtol=1e-11, atol=1e-13)
+    damped = natural_gradient(mdp, policy, theta, gamma, damping=0.1)
+    np.testing.assert_allclose(damped, np.linalg.solve(F + 0.1 * np.eye(policy.dim), grad), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mdp, policy", list(finite_mdp_cases()))
+def test_fisher_is_minus_the_expected_hessian_of_log_pi(mdp, policy):
+    """F = sum_t gamma^t sum_s d_t(s) sum_a pi(a | s) (-grad^2 log pi(a | s)), the Hessian by central
+    differences of the policy's score (E[psi psi^T] = -E[grad^2 log pi] since sum_a grad^2 pi = 0)."""
+    gamma, h = 0.9, 1e-6
+    theta = np.random.default_rng(7).standard_normal(policy.dim)
+    obs = mdp.observations()
+    pi = policy.probs(theta, obs)
+    weight = (gamma ** np.arange(mdp.horizon)[:, None] * state_occupancy(mdp, pi)).sum(axis=0)[:, None] * pi
+    F = np.zeros((policy.dim, policy.dim))
+    for a in range(mdp.n_actions):
+        act = np.full(mdp.n_states, a)
+        hessian = np.stack([(policy.grad_log_prob(theta + h * e, obs, act)
+                             - policy.grad_log_prob(theta - h * e, obs, act)) / (2 * h)
+                            for e in np.eye(policy.dim)], axis=-1)  # [N, d, d]
+        F -= np.einsum("s,sij->ij", weight[:, a], hessian)
+    np.testing.assert_allclose(fisher_matrix(mdp, policy, theta, gamma), F, atol=1e-8)
+
+
+def test_natural_gradient_is_invariant_to_reparameterisation():
+    """theta = A eta with A invertible: the policy on features x(s)^T A in eta is the same policy.
+    Then F_eta = A^T F A and grad_eta J = A^T grad J, so A F_eta^-1 grad_eta J = F^-1 grad J: the
+    natural step maps to the same step in theta, while the vanilla one, A A^T grad J, does not."""
+    rng = np.random.default_rng(8)
+    mdp, policy, gamma = random_mdp(rng, 5, 2, 4, feature_dim=3), LogisticPolicy(3), 0.9
+    A = rng.standard_normal((3, 3)) + 2 * np.eye(3)
+    eta = rng.standard_normal(3)
+    theta = A @ eta
+    mdp_eta = replace(mdp, features=mdp.features @ A)
+    J = exact_objective(mdp, policy, theta, gamma)
+    assert exact_objective(mdp_eta, policy, eta, gamma) == pytest.approx(J, rel=1e-12)
+    natural_theta = natural_gradient(mdp, policy, theta, gamma)
+    np.testing.assert_allclose(A @ natural_gradient(mdp_eta, policy, eta, gamma), natural_theta, rtol=1e-10)
+    vanilla_theta = exact_gradient(mdp, policy, theta, gamma)
+    vanilla_eta = exact_gradient(mdp_eta, policy, eta, gamma)
+    assert np.linalg.norm(A @ vanilla_eta - vanilla_theta) > 0.1 * np.linalg.norm(vanilla_theta)
+
+
+def test_fisher_seed_axis_equals_each_seed_alone():
+    mdp, policy = next(finite_mdp_cases()).values
+    theta = np.random.default_rng(9).standard_normal((3, policy.dim))
+    for fn in (fisher_matrix, natural_gradient, compatible_weights):
+        batched = fn(mdp, policy, theta, 0.9)
+        for s in range(3):
+            np.testing.assert_allclose(batched[s], fn(mdp, policy, theta[s], 0.9), rtol=1e-12, atol=1e-15)
+
+
+def test_fisher_bad_input_gets_a_one_line_error():
+    mdp = random_mdp(np.random.default_rng(10), 3, 2, 2, feature_dim=2)
+    for call in (lambda: fisher_matrix(mdp, LogisticPolicy(2), np.zeros(2), 1.5),
+                 lambda: compatible_weights(mdp, LogisticPolicy(2), np.zeros(2), -0.1),
+                 lambda: natural_gradient(mdp, LogisticPolicy(2), np.zeros(2), 0.9, damping=-1.0),
+                 lambda: fisher_matrix(mdp, SoftmaxLinearPolicy(2, 3), np.zeros(6), 0.9)):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert "\n" not in str(info.value)

@@ -1,4 +1,4 @@
-"""Finite MDPs with the exact objective J(theta) and its exact gradient, to verify estimators.
+"""Finite MDPs with the exact objective J(theta), its gradient and Fisher matrix, to verify estimators.
 
 A finite-horizon MDP with states s = 0 .. N-1 and actions a = 0 .. A-1:
 
@@ -19,6 +19,10 @@ theorem with the exact occupancy d_t(s) = Pr(s_t = s, episode still running at t
 
     grad J = sum_{t<H} gamma^t sum_s d_t(s) sum_a pi(a | s) grad log pi(a | s) Q_t(s, a).
 
+The Fisher matrix weighted the same way, F = sum_{t<H} gamma^t sum_s d_t(s) sum_a pi psi psi^T with
+psi = grad log pi, gives the natural gradient F^+ grad J, which the least-squares fit of psi^T w to
+Q_t under the same weights reproduces (``fisher_matrix``, ``natural_gradient``, ``compatible_weights``).
+
 ``to_dynamics`` turns the MDP into a :class:`pgrad.envs.Dynamics`, so the Monte Carlo
 estimators run on it through the same rollout as cart-pole.
 """
@@ -32,6 +36,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from pgrad.envs import Dynamics
+from pgrad.natural import PINV_RTOL, solve_fisher
 from pgrad.policies import DiscretePolicy
 
 PROB_TOL = 1e-9
@@ -221,6 +226,55 @@ def exact_from_t_mean(mdp: FiniteMDP, policy: DiscretePolicy, theta: np.ndarray,
     grad J without the factor gamma^t: equal to grad J at gamma = 1, different for gamma < 1.
     """
     return _score_times_q(mdp, policy, theta, gamma).sum(axis=0)
+
+
+def _discounted_step_weights(mdp: FiniteMDP, pi: np.ndarray, gamma: float) -> np.ndarray:
+    """gamma^t d_t(s) pi(a | s), the weight of (t, s, a) in grad J, F and the compatible fit:
+    [H, ..., N, A]."""
+    _check_gamma(gamma)
+    d = state_occupancy(mdp, pi)
+    t = np.arange(mdp.horizon, dtype=np.float64).reshape((-1,) + (1,) * (d.ndim - 1))
+    return (gamma**t * d)[..., None] * pi
+
+
+def fisher_matrix(mdp: FiniteMDP, policy: DiscretePolicy, theta: np.ndarray, gamma: float) -> np.ndarray:
+    """The Fisher matrix weighted like grad J, with psi(s, a) = grad log pi(a | s):
+
+    F(theta) = sum_{t<H} gamma^t sum_s d_t(s) sum_a pi(a | s) psi(s, a) psi(s, a)^T,
+
+    symmetric positive semi-definite: [d, d] for theta [d], [S, d, d] for [S, d].
+    """
+    pi, score = _policy_tables(mdp, policy, theta)
+    weight = _discounted_step_weights(mdp, pi, gamma).sum(axis=0)
+    return np.einsum("...sa,...sai,...saj->...ij", weight, score, score)
+
+
+def natural_gradient(mdp: FiniteMDP, policy: DiscretePolicy, theta: np.ndarray, gamma: float,
+                     damping: float = 0.0) -> np.ndarray:
+    """The exact natural gradient F^+ grad J (pseudo-inverse, ``pgrad.natural.solve_fisher``), or
+    (F + damping I)^-1 grad J: [d] for theta [d], [S, d] for [S, d]."""
+    return solve_fisher(fisher_matrix(mdp, policy, theta, gamma), exact_gradient(mdp, policy, theta, gamma),
+                        damping)
+
+
+def compatible_weights(mdp: FiniteMDP, policy: DiscretePolicy, theta: np.ndarray, gamma: float) -> np.ndarray:
+    """The compatible critic Q_w(s, a) = psi(s, a)^T w fitted to the exact Q_t by weighted least squares:
+
+    w* = argmin_w sum_{t<H} gamma^t sum_s d_t(s) sum_a pi(a | s) (psi(s, a)^T w - Q_t(s, a))^2,
+
+    the minimum-norm minimiser (singular values below sqrt(PINV_RTOL) sigma_max dropped, the same
+    cut as F^+). Setting the gradient to 0 gives F w* = grad J (Sutton et al., 1999; Kakade, 2001),
+    so w* = F^+ grad J, the natural gradient. [d] for theta [d], [S, d] for [S, d].
+    """
+    pi, score = _policy_tables(mdp, policy, theta)
+    Q, _ = action_values(mdp, pi, gamma)
+    root = np.sqrt(_discounted_step_weights(mdp, pi, gamma))  # [H, ..., N, A]
+    X, y = np.moveaxis(root[..., None] * score, 0, -4), np.moveaxis(root * Q, 0, -3)  # [..., H, N, A(, d)]
+    X, y = X.reshape(*X.shape[:-4], -1, X.shape[-1]), y.reshape(*y.shape[:-3], -1)
+    if theta.ndim == 1:
+        return np.linalg.lstsq(X, y, rcond=np.sqrt(PINV_RTOL))[0]
+    return np.stack([np.linalg.lstsq(X_s, y_s, rcond=np.sqrt(PINV_RTOL))[0]
+                     for X_s, y_s in zip(X, y, strict=True)])
 
 
 def _inverse_cdf_table(p: np.ndarray) -> np.ndarray:

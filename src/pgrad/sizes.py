@@ -115,7 +115,7 @@ def actor_critic_bytes(config: Any, num_seeds: int) -> tuple[int, int]:
 def check_training(algo: str, config: Any, num_seeds: int) -> None:
     """Refuse (one-line ValueError) a training run that cannot fit in this machine's memory."""
     what = f"training {num_seeds:,} seed{'s' if num_seeds != 1 else ''} of {algo} on {config.env_id}"
-    if algo == "reinforce":
+    if algo in ("reinforce", "npg"):
         check_fits(what, reinforce_bytes(config, num_seeds),
                    "; lower --seeds, --episodes-per-update, --max-episodes or --eval-episodes")
         return

@@ -10,24 +10,40 @@ batch, and compare the mean of the M estimates with grad J from :mod:`pgrad.exac
 Theory says which estimators are unbiased (``theory_unbiased``): those must have z < 4.
 A biased one is "shown" biased when z > 6. Cart-pole has no exact gradient, so its rows
 report the variance only.
+
+Every case with an MDP also gets four natural-gradient rows (``check_natural``): the sample
+Fisher is unbiased for the exact F (every entry within 4 SE), F_hat^+ g approaches F^+ grad J
+like 1/sqrt(K), the compatible least-squares critic is F^+ grad J to machine precision, and
+conjugate gradient reaches the direct solve.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from pgrad import estimators
+from pgrad import estimators, natural
 from pgrad.envs import CARTPOLE, Dynamics
-from pgrad.exact import FiniteMDP, aliased_mdp, exact_gradient, random_mdp, to_dynamics
+from pgrad.exact import (
+    FiniteMDP,
+    aliased_mdp,
+    compatible_weights,
+    exact_gradient,
+    fisher_matrix,
+    natural_gradient,
+    random_mdp,
+    to_dynamics,
+)
 from pgrad.policies import DiscretePolicy, LogisticPolicy, SoftmaxLinearPolicy, TabularSoftmaxPolicy
 from pgrad.returns import WEIGHTINGS
-from pgrad.rollout import rollout
+from pgrad.rollout import Batch, rollout
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
+    from rich.table import Table
 
 ESTIMATORS: tuple[tuple[str, str], ...] = tuple((w, b) for w in WEIGHTINGS for b in estimators.BASELINES)
 """Every (weighting, baseline) pair pgrad ships."""
@@ -99,10 +115,11 @@ def default_cases(rng: np.random.Generator) -> list[Case]:
 
 def memory_bytes(num_batches: int, num_episodes: int) -> int:
     """About the memory ``verify`` needs (bytes): one chunk's rollout at cart-pole's horizon, the
-    longest of the cases (observations, scores [T, M, K, d] and weights), and every estimate [M, d]."""
+    longest of the cases (observations, scores [T, M, K, d] and weights), every estimate [M, d]
+    and every sample Fisher [M, d, d]."""
     episodes = min(num_batches, CHUNK) * num_episodes
     horizon, d = CARTPOLE.max_episode_steps, 16
-    return 2 * (episodes * horizon * 8 * (2 * d + 8) + num_batches * d * 8 * len(ESTIMATORS))
+    return 2 * (episodes * horizon * 8 * (2 * d + 8) + num_batches * d * 8 * (len(ESTIMATORS) + d))
 
 
 def sample_estimates(case: Case, num_batches: int, num_episodes: int,
@@ -112,12 +129,19 @@ def sample_estimates(case: Case, num_batches: int, num_episodes: int,
     Batch m (K = num_episodes episodes) runs as seed m of one lockstep rollout, with its own
     generator spawned from ``seed``; every estimator is computed from the same M batches.
     """
+    return _sample(case, num_batches, num_episodes, seed, fisher=False)[0]
+
+
+def _sample(case: Case, num_batches: int, num_episodes: int, seed: np.random.SeedSequence | int,
+            fisher: bool) -> tuple[dict[tuple[str, str], np.ndarray], np.ndarray | None]:
+    """``sample_estimates`` and, with ``fisher``, the sample Fisher of each batch [M, d, d] from the
+    same episodes (``natural.sample_fisher`` at the case's gamma)."""
     if num_batches < 2 or num_episodes < 2:
         raise ValueError(f"need at least 2 batches of 2 episodes (the leave-one-out baselines), got "
                          f"{num_batches} and {num_episodes}")
     seeds = np.random.SeedSequence(seed) if isinstance(seed, int) else seed
     rngs = [np.random.default_rng(s) for s in seeds.spawn(num_batches)]
-    parts = []
+    parts, fishers = [], []
     for start in range(0, num_batches, CHUNK):  # bounded memory; batch m's numbers do not change
         chunk = rngs[start:start + CHUNK]
         theta = np.broadcast_to(case.theta, (len(chunk), case.theta.shape[-1]))
@@ -128,7 +152,10 @@ def sample_estimates(case: Case, num_batches: int, num_episodes: int,
                 score, estimators.weights(batch.rew, batch.alive, case.gamma, w, b), batch.alive)
             for w, b in ESTIMATORS
         })
-    return {key: np.concatenate([part[key] for part in parts]) for key in ESTIMATORS}
+        if fisher:
+            fishers.append(natural.sample_fisher(score, batch.alive, case.gamma))
+    estimates = {key: np.concatenate([part[key] for part in parts]) for key in ESTIMATORS}
+    return estimates, np.concatenate(fishers) if fisher else None
 
 
 @dataclass(frozen=True)
@@ -214,21 +241,151 @@ def check_case(case: Case, estimates: dict[tuple[str, str], np.ndarray]) -> list
     return rows
 
 
+# ---------------------------------------------------------------------------------------------
+# The natural gradient against the exact Fisher matrix (docs/theorem.md, section 11).
+# ---------------------------------------------------------------------------------------------
+
+NATURAL_EPISODES = (4, 16, 64, 256)
+"""K for the convergence row: the natural-gradient estimate from K episodes."""
+NATURAL_BATCHES = 100
+"""B, independent batches behind each K (the first K of each batch's 256 episodes)."""
+SLOPE_TOL = 0.2
+"""The fitted log-log slope of the error over K must be within this of -1/2."""
+MACHINE_TOL = 1e-10
+"""The compatible fit must satisfy F w = grad J and equal F^+ grad J to this relative error."""
+CG_TOL = 1e-8
+"""Conjugate gradient must reach the direct solve to this relative error."""
+CG_DAMPING = 0.1
+"""lambda in (F_bar + lambda I) x = g for the CG row (TRPO's usual damping)."""
+
+
+@dataclass(frozen=True)
+class NaturalRow:
+    """One line of the natural-gradient table: a check on a case, what it measured, its target."""
+
+    case: str
+    check: str
+    result: str
+    target: str
+    verdict: str
+    passed: bool
+
+
+def _sci(x: float) -> str:
+    """1e-08 -> '1e-8'."""
+    return f"{x:.0e}".replace("e-0", "e-")
+
+
+def fisher_row(case: Case, fishers: np.ndarray) -> NaturalRow:
+    """The sample Fisher of M batches [M, d, d] against F(theta): every entry F_ij (i <= j)
+    within 4 SE (``bias_of``)."""
+    exact = fisher_matrix(cast(FiniteMDP, case.mdp), case.policy, case.theta, case.gamma)
+    upper = np.triu_indices(exact.shape[0])
+    result = bias_of(fishers[:, upper[0], upper[1]], exact[upper])
+    k, z = result.worst, result.max_z
+    worst = f"F[{upper[0][k]},{upper[1][k]}] {result.bias[k]:+.4f} ± {result.se[k]:.4f}"
+    verdict, passed = _verdict(True, z)
+    entries = f"{len(result.z)} entr{'y' if len(result.z) == 1 else 'ies'}"
+    return NaturalRow(case.name, "sample Fisher = F", f"max z {z:.1f} over {entries} ({worst})",
+                      f"z < {Z_PASS:g}", verdict, passed)
+
+
+def natural_errors(case: Case, batch: Batch, score: np.ndarray) -> np.ndarray:
+    """Median over the B batches of ||x_K - x*||_F / ||x*||_F for each K in ``NATURAL_EPISODES``:
+    x_K = F_hat^+ g from the batch's first K episodes (g: reward-to-go, leave-one-out baseline),
+    x* = F^+ grad J, ||v||_F^2 = v^T F v (the metric itself). [len(NATURAL_EPISODES)]."""
+    mdp = cast(FiniteMDP, case.mdp)
+    F = fisher_matrix(mdp, case.policy, case.theta, case.gamma)
+    target = natural_gradient(mdp, case.policy, case.theta, case.gamma)
+    errors = []
+    for K in NATURAL_EPISODES:
+        alive, score_K = batch.alive[:, :, :K], score[:, :, :K]
+        w = estimators.weights(batch.rew[:, :, :K], alive, case.gamma, "reward_to_go", "batch_mean_loo")
+        x = natural.solve_fisher(natural.sample_fisher(score_K, alive, case.gamma),
+                                 estimators.policy_gradient(score_K, w, alive))
+        gap = x - target
+        errors.append(np.median(np.sqrt(np.einsum("bi,ij,bj->b", gap, F, gap) / (target @ F @ target))))
+    return np.array(errors)
+
+
+def convergence_row(case: Case, batch: Batch, score: np.ndarray) -> NaturalRow:
+    """The errors of ``natural_errors`` and their least-squares slope on log-log axes, which
+    must be -1/2 +- ``SLOPE_TOL`` (and the errors must fall at every K)."""
+    errors = natural_errors(case, batch, score)
+    slope = float(np.polyfit(np.log(NATURAL_EPISODES), np.log(errors), 1)[0])
+    passed = abs(slope + 0.5) <= SLOPE_TOL and bool(np.all(np.diff(errors) < 0))
+    shown = ", ".join(f"{K}: {e:.3f}" for K, e in zip(NATURAL_EPISODES, errors, strict=True))
+    return NaturalRow(case.name, "F_hat^+ g → F^+ ∇J", f"median error K={shown}; slope {slope:+.2f}",
+                      f"slope -0.5 ± {SLOPE_TOL:g}", "ok: 1/sqrt(K)" if passed else "FAIL: no 1/sqrt(K)",
+                      passed)
+
+
+def compatible_row(case: Case) -> NaturalRow:
+    """The compatible least-squares weights w (exact Q) satisfy F w = grad J and equal F^+ grad J."""
+    mdp = cast(FiniteMDP, case.mdp)
+    F = fisher_matrix(mdp, case.policy, case.theta, case.gamma)
+    grad = exact_gradient(mdp, case.policy, case.theta, case.gamma)
+    w = compatible_weights(mdp, case.policy, case.theta, case.gamma)
+    x = natural_gradient(mdp, case.policy, case.theta, case.gamma)
+    residual = float(np.linalg.norm(F @ w - grad) / np.linalg.norm(grad))
+    gap = float(np.linalg.norm(w - x) / np.linalg.norm(x))
+    passed = max(residual, gap) < MACHINE_TOL
+    return NaturalRow(case.name, "compatible fit w = F^+ ∇J",
+                      f"|Fw - ∇J| {residual:.1e}, |w - F^+∇J| {gap:.1e}",
+                      f"< {_sci(MACHINE_TOL)} relative", "ok: identity" if passed else "FAIL: identity",
+                      passed)
+
+
+def cg_row(case: Case, batch: Batch, score: np.ndarray) -> NaturalRow:
+    """Conjugate gradient on Fisher-vector products, (F_bar + lambda I) x = g batched over the B
+    batches (2d iterations), against numpy.linalg.solve on F_bar formed column by column."""
+    theta = np.ascontiguousarray(np.broadcast_to(case.theta, (batch.alive.shape[1], case.theta.shape[-1])))
+    fvp = natural.fisher_operator(case.policy, theta, batch.obs, batch.alive)
+    g = estimators.policy_gradient(score, estimators.weights(batch.rew, batch.alive, case.gamma,
+                                                             "reward_to_go", "batch_mean_loo"), batch.alive)
+    dense = np.stack([fvp(np.broadcast_to(e, g.shape).copy()) for e in np.eye(g.shape[1])], axis=-1)
+    direct = np.linalg.solve(dense + CG_DAMPING * np.eye(g.shape[1]), g[..., None])[..., 0]
+    x = natural.conjugate_gradient(fvp, g, iterations=2 * g.shape[1], damping=CG_DAMPING, tol=1e-12)
+    error = float(np.max(np.linalg.norm(x - direct, axis=1) / np.linalg.norm(direct, axis=1)))
+    passed = error < CG_TOL
+    return NaturalRow(case.name, "CG = solve",
+                      f"max error {error:.1e} over {g.shape[0]} batches, λ = {CG_DAMPING:g}",
+                      f"< {_sci(CG_TOL)} relative", "ok: reaches solve" if passed else "FAIL: CG off", passed)
+
+
+def check_natural(case: Case, fishers: np.ndarray, seed: np.random.SeedSequence) -> list[NaturalRow]:
+    """The four natural-gradient rows of a case with an MDP: the sample Fisher of the M batches
+    (``fishers``, from ``_sample``), then B = ``NATURAL_BATCHES`` fresh batches of 256 episodes
+    (generators spawned from ``seed``) for convergence and CG, and the exact compatible fit."""
+    rngs = [np.random.default_rng(s) for s in seed.spawn(NATURAL_BATCHES)]
+    theta = np.broadcast_to(case.theta, (NATURAL_BATCHES, case.theta.shape[-1]))
+    batch = rollout(case.dynamics, case.policy, theta, rngs, max(NATURAL_EPISODES))
+    score = case.policy.grad_log_prob(theta, batch.obs, batch.act)
+    return [fisher_row(case, fishers), convergence_row(case, batch, score), compatible_row(case),
+            cg_row(case, batch, score)]
+
+
 def verify(num_batches: int = DEFAULT_BATCHES, num_episodes: int = DEFAULT_EPISODES,
-           seed: int = 0, cases: list[Case] | None = None) -> list[Row]:
-    """Run every estimator on every case (``default_cases`` built from ``seed``): the rows.
+           seed: int = 0, cases: list[Case] | None = None) -> list[Row | NaturalRow]:
+    """Run every estimator on every case (``default_cases`` built from ``seed``): the rows, then
+    the natural-gradient checks of every case with an MDP (``check_natural``).
 
     M = num_batches independent batches of K = num_episodes episodes per case; a one-line
     ValueError for M < 2, K < 2 or a negative seed.
     """
     if seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")
-    case_seed, sample_seed = np.random.SeedSequence(seed).spawn(2)
+    case_seed, sample_seed, natural_seed = np.random.SeedSequence(seed).spawn(3)
     cases = default_cases(np.random.default_rng(case_seed)) if cases is None else cases
-    rows = []
-    for case, s in zip(cases, sample_seed.spawn(len(cases)), strict=True):
-        rows.extend(check_case(case, sample_estimates(case, num_batches, num_episodes, s)))
-    return rows
+    rows: list[Row | NaturalRow] = []
+    natural_rows: list[Row | NaturalRow] = []
+    seeds = zip(sample_seed.spawn(len(cases)), natural_seed.spawn(len(cases)), strict=True)
+    for case, (s, s_natural) in zip(cases, seeds, strict=True):
+        estimates, fishers = _sample(case, num_batches, num_episodes, s, fisher=case.mdp is not None)
+        rows.extend(check_case(case, estimates))
+        if fishers is not None:
+            natural_rows.extend(check_natural(case, fishers, s_natural))
+    return rows + natural_rows
 
 
 LEGEND = (
@@ -236,12 +393,17 @@ LEGEND = (
     f"passes at z < {Z_PASS:g}, biased is shown at z > {Z_SHOWN:g}.",
     "tr Cov: total variance of one batch's estimate; ratio: tr Cov / tr Cov of (total_return, none).",
 )
+NATURAL_LEGEND = (
+    "Natural gradient: the sample Fisher of the M batches against the exact F; F_hat^+ g from the first K "
+    f"of {max(NATURAL_EPISODES)} episodes in {NATURAL_BATCHES} batches (error in the F-norm, median over "
+    "batches);",
+    f"the compatible least-squares critic with the exact Q; CG with {CG_DAMPING:g} damping on Fisher-vector "
+    "products against numpy.linalg.solve.",
+)
 
 
-def format_table(rows: list[Row], title: str | None = None) -> str:
-    """The rows as a plain-text table (rendered with rich, imported here only)."""
+def _estimator_table(rows: list[Row], title: str | None) -> Table:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
@@ -257,18 +419,55 @@ def format_table(rows: list[Row], title: str | None = None) -> str:
         z = "—" if r.z is None else f"{r.z:.1f}"
         table.add_row(r.case if first else "", r.weighting, r.baseline, theory, bias, z,
                       f"{r.variance:.4g}", f"{r.variance_ratio:.2f}", r.verdict, end_section=last)
+    return table
+
+
+def _natural_table(rows: list[NaturalRow]) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD)
+    for header in ("case", "check", "result", "target", "verdict"):
+        table.add_column(header, no_wrap=True)
+    for i, r in enumerate(rows):
+        first = i == 0 or rows[i - 1].case != r.case
+        last = i + 1 == len(rows) or rows[i + 1].case != r.case
+        table.add_row(r.case if first else "", r.check, r.result, r.target, r.verdict, end_section=last)
+    return table
+
+
+def format_table(rows: Sequence[Row | NaturalRow], title: str | None = None) -> str:
+    """The rows as plain-text tables, the estimators' then the natural gradient's (rendered with
+    rich, imported here only)."""
+    from rich.console import Console
+
+    estimator_rows = [r for r in rows if isinstance(r, Row)]
+    natural_rows = [r for r in rows if isinstance(r, NaturalRow)]
     console = Console(width=200, color_system=None, force_terminal=False)
     with console.capture() as capture:
-        console.print(table)
-    text = "\n".join(line.rstrip() for line in capture.get().splitlines()).strip("\n")
-    return "\n".join([text, "", *LEGEND]) + "\n"
+        console.print(_estimator_table(estimator_rows, title))
+    parts = [_plain(capture.get()), "", *LEGEND]
+    if natural_rows:
+        with console.capture() as capture:
+            console.print(_natural_table(natural_rows))
+        parts += ["", _plain(capture.get()), "", *NATURAL_LEGEND]
+    return "\n".join(parts) + "\n"
 
 
-def summary(rows: list[Row]) -> str:
-    """One line: how many theoretically unbiased estimators passed, how many biased were shown."""
-    unbiased = [r for r in rows if r.unbiased_in_theory]
-    biased = [r for r in rows if r.unbiased_in_theory is False]
+def _plain(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
+
+
+def summary(rows: Sequence[Row | NaturalRow]) -> str:
+    """One line: how many theoretically unbiased estimators passed, how many biased were shown,
+    and how many natural-gradient checks passed."""
+    estimator_rows = [r for r in rows if isinstance(r, Row)]
+    unbiased = [r for r in estimator_rows if r.unbiased_in_theory]
+    biased = [r for r in estimator_rows if r.unbiased_in_theory is False]
     shown = sum(r.z is not None and r.z > Z_SHOWN for r in biased)
     passed = sum(r.passed for r in unbiased)
+    natural_rows = [r for r in rows if isinstance(r, NaturalRow)]
+    checks = (f"; {sum(r.passed for r in natural_rows)} of {len(natural_rows)} natural-gradient checks passed"
+              if natural_rows else "")
     return (f"{passed} of {len(unbiased)} unbiased estimators within {Z_PASS:g} SE of grad J; "
-            f"{shown} of {len(biased)} biased ones shown biased (> {Z_SHOWN:g} SE)")
+            f"{shown} of {len(biased)} biased ones shown biased (> {Z_SHOWN:g} SE){checks}")

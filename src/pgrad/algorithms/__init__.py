@@ -14,6 +14,7 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "reinforce": ("pgrad.algorithms.reinforce", "ReinforceConfig"),
     "a2c": ("pgrad.algorithms.a2c", "A2CConfig"),
     "ppo": ("pgrad.algorithms.ppo", "PPOConfig"),
+    "npg": ("pgrad.algorithms.npg", "NPGConfig"),
 }
 
 

@@ -15,6 +15,7 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "a2c": ("pgrad.algorithms.a2c", "A2CConfig"),
     "ppo": ("pgrad.algorithms.ppo", "PPOConfig"),
     "npg": ("pgrad.algorithms.npg", "NPGConfig"),
+    "trpo": ("pgrad.algorithms.trpo", "TRPOConfig"),
 }
 
 

@@ -108,7 +108,8 @@ def test_sweep_json_and_the_marker(grid_sweep):
     assert data["spec"] == {"algo": "reinforce", "fixed": {"max_episodes": 160, "eval_episodes": 5},
                             "seeds": "0-2", "search": "grid",
                             "grid": {"lr": [0.5, 2.0], "episodes_per_update": [8, 16]},
-                            "space": {}, "trials": None, "search_seed": None, "checkpoint_every": 60.0}
+                            "space": {}, "trials": None, "search_seed": None, "checkpoint_every": 60.0,
+                            "backend": "local", "scheduler": None}
     names = ["lr=0.5,episodes_per_update=8", "lr=0.5,episodes_per_update=16",
              "lr=2,episodes_per_update=8", "lr=2,episodes_per_update=16"]
     assert [t["name"] for t in data["trials"]] == names

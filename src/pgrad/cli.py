@@ -16,8 +16,11 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -41,6 +44,27 @@ TENSORBOARD_HELP = ("also log to TensorBoard: one run per seed in DIR/<run folde
 
 class UsageError(Exception):
     """Bad input from the command line: printed as one line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class TrainHooks:
+    """What a caller running ``pgrad train`` / ``resume`` in its own process adds to the run (a Ray
+    Tune trial: :mod:`pgrad.sweeps.ray_trial`): loop callbacks, called after pgrad's own, and
+    ``written(run folder, run_status)`` after each write of the run folder (every snapshot, with
+    its checkpoint/: ``running`` or ``interrupted``; the finished folder: ``done``)."""
+
+    callbacks: tuple[Callback, ...] = ()
+    written: Callable[[Path, str], None] | None = None
+
+
+TRAIN_HOOKS: ContextVar[TrainHooks | None] = ContextVar("pgrad_train_hooks", default=None)
+"""The hooks of the ``train`` / ``resume`` that :func:`main` runs in this context (None: none)."""
+
+
+def _main_thread() -> bool:
+    """Signals are the main thread's: :func:`main` called from another one (a Ray Tune trial runs
+    in a thread of its worker) leaves their handlers alone."""
+    return threading.current_thread() is threading.main_thread()
 
 
 class Terminated(BaseException):
@@ -243,7 +267,8 @@ class Deferred:
         self.signum = signum
 
     def __enter__(self) -> Deferred:
-        self.previous = {s: signal.signal(s, self.handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        self.previous = ({s: signal.signal(s, self.handle) for s in (signal.SIGINT, signal.SIGTERM)}
+                         if _main_thread() else {})
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -282,6 +307,8 @@ def _train_to_end(algorithm: Algorithm, state: TrainState, target: Path, out: st
     from pgrad.training.tensorboard import TensorBoard
 
     config, seeds = state.config, list(state.seeds)
+    hooks = TRAIN_HOOKS.get() or TrainHooks()
+    written = hooks.written or (lambda target, status: None)
 
     timer = Every(args.checkpoint_every)
     board = None if args.tensorboard is None else TensorBoard(
@@ -294,10 +321,12 @@ def _train_to_end(algorithm: Algorithm, state: TrainState, target: Path, out: st
                   force=True, run_status=status,
                   checkpoint=lambda folder: checkpoint.save(algorithm, st, folder))
         timer.written()
+        written(target, status)
 
     with (FolderLock(target), np.errstate(all="ignore"), Deferred() as signals,  # divergence: reported below
           board if board is not None else contextlib.nullcontext()):  # closed on every way out
-        callbacks: list[Callback] = [signals.callback, timer, *([board] if board is not None else [])]
+        callbacks: list[Callback] = [signals.callback, timer, *([board] if board is not None else []),
+                                     *hooks.callbacks]
         if args.quiet:
             loop.run(algorithm, state, callbacks, lambda st: snapshot(st, "running"))
         else:
@@ -317,6 +346,7 @@ def _train_to_end(algorithm: Algorithm, state: TrainState, target: Path, out: st
             return 130 if signals.signum == signal.SIGINT else 143
         write_run(target, algo=state.algo, config=config, seeds=seeds, result=result, eval_returns=ret,
                   eval_greedy_returns=greedy, force=True)
+        written(target, "done")
     solved = int(result.solved.sum())
     console.print(f"solved {solved}/{len(seeds)} seeds in {result.wall_seconds:.3f} s; "
                   f"final eval mean return {ret.mean():.1f} (greedy {greedy.mean():.1f}); "
@@ -546,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     program = argv is None  # the pgrad process itself (not a call from Python)
     argv = sys.argv[1:] if argv is None else argv
     handlers = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _raise_terminated}
-    previous = {s: signal.signal(s, h) for s, h in handlers.items()}
+    previous = {s: signal.signal(s, h) for s, h in handlers.items()} if _main_thread() else {}
     try:
         return run(argv)
     except (UsageError, ValueError) as e:

@@ -12,8 +12,9 @@ The folder appears whole (:func:`create`: a hidden sibling renamed in, replacing
 folder pgrad wrote); after that, every status change rewrites sweep.json and the marker beside
 and renames them in (:func:`write`). A trial's status is ``pending``, ``running``, ``done``,
 ``failed`` (with its one-line ``reason``), ``interrupted`` (a signal or a lost worker; its run
-folder resumes from its checkpoint) or ``stopped`` (by a scheduler). ``--resume`` keeps the
-settled ones (done, failed, stopped) and runs the others (:func:`plan`).
+folder resumes from its checkpoint) or ``stopped`` (by a scheduler; its run folder is its last
+snapshot). ``--resume`` keeps the settled ones (done, failed, stopped) and runs the others
+(:func:`plan`). An Optuna search lists its trials as it draws them (:func:`added`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from pgrad.algorithms import config_class
 from pgrad.config import FIELD_TYPES, INFINITIES, field_type
 from pgrad.sweeps import Outcome, Task
 from pgrad.sweeps.spec import (
+    BACKENDS,
     KINDS,
+    SCHEDULERS,
     SEARCHES,
     Space,
     SweepSpec,
@@ -70,9 +73,21 @@ class Trial:
 
 
 def new_trials(spec: SweepSpec) -> list[Trial]:
-    """Every trial of a spec, pending."""
+    """Every trial of a spec, pending (none yet for an Optuna search: see :func:`added`)."""
     values = overrides(spec)
     return [Trial(name, v) for name, v in zip(trial_names(values), values, strict=True)]
+
+
+def added(trials: Sequence[Trial], values: dict[str, Any]) -> Trial:
+    """A new pending trial with swept ``values`` after ``trials``, named as :func:`new_trials` would
+    have named it (unique among them)."""
+    names = trial_names([*(t.overrides for t in trials), values])
+    taken = {t.name.lower() for t in trials}
+    name, k = names[-1], 1
+    while name.lower() in taken:  # a name made unique by a suffix that another trial already has
+        k += 1
+        name = f"{names[-1]}-{k}"
+    return Trial(name, dict(values))
 
 
 def updated(trial: Trial, outcome: Outcome) -> Trial:
@@ -92,8 +107,10 @@ def needed_bytes(spec: SweepSpec, trials: Sequence[Trial]) -> int:
     seeds = sum(len(r) for r in seed_ranges(spec.seeds))
     defaults = {f.name: f.default for f in dataclasses.fields(config_class(spec.algo))}
     total = 1 << 20
-    for trial in trials:
-        c = {**defaults, **spec.fixed, **trial.overrides}
+    largest = {k: s.values[0] if s.kind == "choice" else s.high for k, s in spec.space.items()}
+    drawn = [largest] * (spec.trials or 0) if spec.search == "optuna" else []  # to be drawn as it runs
+    for values in [t.overrides for t in trials] or drawn:
+        c = {**defaults, **spec.fixed, **values}
         episodes = c.get("max_episodes") or c.get("max_steps", 0) // 10
         total += (1 << 20) + seeds * (episodes + c["eval_episodes"]) * ROW_BYTES
     return total
@@ -146,7 +163,8 @@ def to_json(spec: SweepSpec) -> dict[str, Any]:
     return {"algo": spec.algo, "fixed": values_to_json(spec.fixed), "seeds": spec.seeds,
             "search": spec.search, "grid": {k: [to_json_value(v) for v in vs] for k, vs in spec.grid.items()},
             "space": {k: _space_json(s) for k, s in spec.space.items()}, "trials": spec.trials,
-            "search_seed": spec.search_seed, "checkpoint_every": spec.checkpoint_every}
+            "search_seed": spec.search_seed, "checkpoint_every": spec.checkpoint_every,
+            "backend": spec.backend, "scheduler": spec.scheduler}
 
 
 def from_json(data: Any, where: str) -> SweepSpec:
@@ -174,11 +192,14 @@ def from_json(data: Any, where: str) -> SweepSpec:
             else:
                 raise ValueError(f"{where} space {k}: unknown kind {s['kind']!r}")
         trials, search_seed, every = data["trials"], data["search_seed"], float(data["checkpoint_every"])
+        backend, scheduler = data.get("backend", "local"), data.get("scheduler")  # absent in older sweeps
     except (KeyError, TypeError, AttributeError) as e:
         raise ValueError(f"{where}: missing or malformed {e}") from None
-    if search == "random" and not (isinstance(trials, int) and isinstance(search_seed, int)):
-        raise ValueError(f"{where}: a random search needs integer trials and search_seed")
-    return SweepSpec(algo, fixed, seeds, search, grid, space, trials, search_seed, every)
+    if search != "grid" and not (isinstance(trials, int) and isinstance(search_seed, int)):
+        raise ValueError(f"{where}: a {search} search needs integer trials and search_seed")
+    if backend not in BACKENDS or scheduler not in (None, *SCHEDULERS):
+        raise ValueError(f"{where}: unknown backend {backend!r} or scheduler {scheduler!r}")
+    return SweepSpec(algo, fixed, seeds, search, grid, space, trials, search_seed, every, backend, scheduler)
 
 
 def sweep_json(spec: SweepSpec, trials: Sequence[Trial]) -> dict[str, Any]:
@@ -283,11 +304,25 @@ def _run_status(run: Path) -> str | None:
     return summary.get("run_status") if isinstance(summary, dict) else None
 
 
-def plan(folder: Path, spec: SweepSpec, trials: Sequence[Trial]) -> tuple[list[Trial], list[Task]]:
-    """The trials, and a task for each that is not settled: ``pgrad resume`` of a run folder holding
-    a checkpoint, ``pgrad train`` otherwise (``--force`` over a run folder pgrad wrote, which
-    ``train`` checks). A run folder already finished (its sweep was lost before recording it) is
-    recorded done, without running again."""
+def task(folder: Path, spec: SweepSpec, trial: Trial, tensorboard: str | None = None) -> Task:
+    """The task of a trial: ``pgrad resume`` of its run folder if that holds a checkpoint, ``pgrad
+    train`` otherwise (``--force`` over a run folder pgrad wrote, which ``train`` checks); with
+    ``--tensorboard DIR`` passed through (and, to ``train``, ``--force``: a trial trained again
+    starts its TensorBoard runs over, the old event files kept and hidden)."""
+    run = str(folder / trial.run_dir)
+    board = ["--tensorboard", tensorboard] if tensorboard is not None else []
+    resume = ["resume", run, "--quiet", "--checkpoint-every", repr(spec.checkpoint_every), *board]
+    if _run_status(folder / trial.run_dir) is not None and (folder / trial.run_dir / "checkpoint").is_dir():
+        return Task(trial.name, tuple(resume), run, tuple(resume))
+    force = os.path.lexists(run) or tensorboard is not None
+    argv = train_argv(spec, trial.overrides, run) + board + (["--force"] if force else [])
+    return Task(trial.name, tuple(argv), run, tuple(resume))
+
+
+def plan(folder: Path, spec: SweepSpec, trials: Sequence[Trial],
+         tensorboard: str | None = None) -> tuple[list[Trial], list[Task]]:
+    """The trials, and a :func:`task` for each that is not settled. A run folder already finished
+    (its sweep was lost before recording it) is recorded done, without running again."""
     kept, tasks = [], []
     for trial in trials:
         run = folder / trial.run_dir
@@ -300,9 +335,5 @@ def plan(folder: Path, spec: SweepSpec, trials: Sequence[Trial]) -> tuple[list[T
             kept.append(updated(trial, Outcome(trial.name, "done", wall_seconds=summary.get("wall_seconds"))))
             continue
         kept.append(trial)
-        if status is not None and (run / "checkpoint").is_dir():
-            argv = ["resume", str(run), "--quiet", "--checkpoint-every", repr(spec.checkpoint_every)]
-        else:
-            argv = train_argv(spec, trial.overrides, str(run)) + (["--force"] if os.path.lexists(run) else [])
-        tasks.append(Task(trial.name, tuple(argv)))
+        tasks.append(task(folder, spec, trial, tensorboard))
     return kept, tasks

@@ -116,7 +116,7 @@ def _collect(worker: _Worker, node: str) -> Outcome | None:
     return Outcome(worker.task.name, "interrupted", _death(worker.process), node)
 
 
-class _Signals:
+class Signals:
     """SIGINT and SIGTERM while the sweep runs: recorded, never raised; :meth:`forward` sends
     each one received since its last call to the given processes."""
 
@@ -134,7 +134,7 @@ class _Signals:
                     os.kill(pid, signum)
         self.sent = len(self.received)
 
-    def __enter__(self) -> _Signals:
+    def __enter__(self) -> Signals:
         self.previous = {s: signal.signal(s, self.handle) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
 
@@ -185,7 +185,7 @@ def run_local(tasks: Sequence[Task], report: Report, workers: int) -> int | None
     ctx = multiprocessing.get_context("spawn")
     node, queue = socket.gethostname(), deque(tasks)
     pool: list[_Worker] = []
-    with _Signals() as signals:
+    with Signals() as signals:
         try:
             while True:
                 if not signals.received:

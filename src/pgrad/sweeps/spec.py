@@ -10,8 +10,13 @@ any trial starts, and the trials that a grid or a random search makes of it.
 
 FIELD is a config field of the algorithm (``lr``, ``num_envs``; ``num-envs`` too). Random search
 draws ``--trials`` configurations from ``numpy.random.default_rng(--search-seed)``, trial by
-trial and field by field in the order given, so that a sweep is reproducible. A trial is named
-after its values (``lr=0.1,num_envs=32``), made filesystem-safe and unique.
+trial and field by field in the order given, so that a sweep is reproducible. ``--search optuna``
+(Ray backend) draws from the same spaces with Optuna's TPE sampler, seeded by ``--search-seed``,
+trial by trial as the results come in (:mod:`pgrad.sweeps.ray_backend`). A trial is named after
+its values (``lr=0.1,num_envs=32``), made filesystem-safe and unique.
+
+``--backend ray`` runs the trials as Ray Tune trials; ``--scheduler asha`` (Ray backend) lets
+Tune's ASHA stop the trials that fall behind.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from typing import Any
 from pgrad.algorithms import config_class
 from pgrad.config import field_type
 
-SEARCHES = ("grid", "random")
+SEARCHES = ("grid", "random", "optuna")
+BACKENDS = ("local", "ray")
+SCHEDULERS = ("asha",)
 KINDS = ("log", "uniform", "int", "choice")
 NAME_MAX = 120
 """Longest trial name (bytes); longer ones are cut and end in a hash of the whole name."""
@@ -50,7 +57,8 @@ class Space:
 class SweepSpec:
     """Everything a sweep needs to run (and ``--resume`` to finish it): the algorithm, the config
     values fixed for every trial (field -> value, as given on the command line), the seeds
-    (``--seeds`` text), the search and what it sweeps, and the trials' checkpoint period."""
+    (``--seeds`` text), the search and what it sweeps, the trials' checkpoint period, the backend
+    and the scheduler that may stop trials early (None: none)."""
 
     algo: str
     fixed: dict[str, Any]
@@ -61,6 +69,8 @@ class SweepSpec:
     trials: int | None = None
     search_seed: int | None = None
     checkpoint_every: float = 60.0
+    backend: str = "local"
+    scheduler: str | None = None
 
     @property
     def fields(self) -> list[str]:
@@ -186,12 +196,22 @@ def _refused(algo: str, values: dict[str, Any]) -> str | None:
 
 def make_spec(algo: str, fixed: dict[str, Any], seeds: str, *, grid: list[str], space: list[str],
               search: str | None = None, trials: int | None = None, search_seed: int | None = None,
-              checkpoint_every: float = 60.0) -> SweepSpec:
+              checkpoint_every: float = 60.0, backend: str = "local",
+              scheduler: str | None = None) -> SweepSpec:
     """The checked spec of a sweep, or a one-line ValueError: flags that do not go together, an
     unknown field, a value the config refuses (each swept value, and every bound and choice of a
-    space, is checked on top of the fixed values), an empty grid or space."""
+    space, is checked on top of the fixed values), an empty grid or space, Optuna or a scheduler
+    without the Ray backend."""
     from pgrad.cli import flags_named, parse_seeds
 
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown --backend {backend!r}; accepted: {', '.join(BACKENDS)}")
+    if scheduler is not None and scheduler not in SCHEDULERS:
+        raise ValueError(f"unknown --scheduler {scheduler!r}; accepted: {', '.join(SCHEDULERS)}")
+    if scheduler is not None and backend != "ray":
+        raise ValueError(f"--scheduler {scheduler} needs --backend ray (Ray Tune's scheduler stops trials)")
+    if search == "optuna" and backend != "ray":
+        raise ValueError("--search optuna needs --backend ray (Optuna runs through Ray Tune's OptunaSearch)")
     search = search or ("random" if space else "grid")
     if grid and space:
         raise ValueError("--grid and --space do not mix: --grid runs every combination (--search grid), "
@@ -205,14 +225,15 @@ def make_spec(algo: str, fixed: dict[str, Any], seeds: str, *, grid: list[str], 
         if not grid:
             raise ValueError("empty grid: give at least one --grid FIELD=V1,V2,... (or --search random with "
                              "--space)")
-    elif search == "random":
+    elif search in ("random", "optuna"):
         if grid:
-            raise ValueError("--search random draws from --space FIELD=KIND:...; --grid is for --search grid")
+            raise ValueError(f"--search {search} draws from --space FIELD=KIND:...; --grid is for "
+                             "--search grid")
         if not space:
-            raise ValueError("--search random needs at least one --space FIELD=KIND:... (log:LO:HI, "
+            raise ValueError(f"--search {search} needs at least one --space FIELD=KIND:... (log:LO:HI, "
                              "uniform:LO:HI, int:LO:HI or choice:A,B,...)")
         if trials is None or trials < 1:
-            raise ValueError(f"--search random needs --trials N with N >= 1, got {trials}")
+            raise ValueError(f"--search {search} needs --trials N with N >= 1, got {trials}")
     else:
         raise ValueError(f"unknown --search {search!r}; accepted: {', '.join(SEARCHES)}")
     if not checkpoint_every >= 0:
@@ -222,7 +243,7 @@ def make_spec(algo: str, fixed: dict[str, Any], seeds: str, *, grid: list[str], 
     if why is not None:
         raise ValueError(flags_named(why, config_class(algo)))
     swept = parse_grid(algo, grid) if search == "grid" else {}
-    spaces = parse_space(algo, space) if search == "random" else {}
+    spaces = parse_space(algo, space) if search != "grid" else {}
     for name, values in (swept or {k: _candidates(s) for k, s in spaces.items()}).items():
         if name in fixed:
             raise ValueError(f"{name} is both fixed ({'--' + name.replace('_', '-')}) and swept; drop one")
@@ -232,7 +253,7 @@ def make_spec(algo: str, fixed: dict[str, Any], seeds: str, *, grid: list[str], 
                 flag = "--grid" if swept else "--space"
                 raise ValueError(f"{flag} {name}={format_value(value)}: {why}")
     return SweepSpec(algo, dict(fixed), seeds, search, swept, spaces, trials,
-                     (search_seed or 0) if search == "random" else None, checkpoint_every)
+                     (search_seed or 0) if search != "grid" else None, checkpoint_every, backend, scheduler)
 
 
 def _candidates(space: Space) -> tuple[Any, ...]:
@@ -256,7 +277,10 @@ def draw(space: Space, rng: Any) -> Any:
 def overrides(spec: SweepSpec) -> list[dict[str, Any]]:
     """The swept values of every trial, in trial order: the grid's cartesian product (the first
     field varying slowest), or ``spec.trials`` draws of the space from
-    ``numpy.random.default_rng(spec.search_seed)``, trial by trial, field by field."""
+    ``numpy.random.default_rng(spec.search_seed)``, trial by trial, field by field; none for an
+    Optuna search (its trials are drawn while the sweep runs)."""
+    if spec.search == "optuna":
+        return []
     if spec.search == "grid":
         names = list(spec.grid)
         return [dict(zip(names, values, strict=True)) for values in itertools.product(*spec.grid.values())]
@@ -317,8 +341,10 @@ def command_line(spec: SweepSpec) -> str:
     """The ``pgrad sweep`` command that makes this spec (without ``--out``)."""
     parts = ["pgrad sweep", f"--algo {spec.algo}"]
     parts += [f"--grid {k}={','.join(map(format_value, v))}" for k, v in spec.grid.items()]
-    if spec.search == "random":
-        parts += [f"--search random --trials {spec.trials}"]
+    if spec.backend != "local":
+        parts.append(f"--backend {spec.backend}")
+    if spec.search != "grid":
+        parts += [f"--search {spec.search} --trials {spec.trials}"]
         for k, s in spec.space.items():
             bounds = ",".join(map(format_value, s.values)) if s.kind == "choice" else f"{s.low!r}:{s.high!r}"
             parts.append(f"--space '{k}={s.kind}:{bounds}'")
@@ -326,4 +352,6 @@ def command_line(spec: SweepSpec) -> str:
     parts += [f"--seeds {spec.seeds}", *config_flags(spec.fixed)]
     if spec.checkpoint_every != 60.0:
         parts.append(f"--checkpoint-every {spec.checkpoint_every:g}")
+    if spec.scheduler is not None:
+        parts.append(f"--scheduler {spec.scheduler}")
     return " ".join(parts)

@@ -12,6 +12,13 @@ process with ``--workers W`` (default: the cores). Reported:
   training, evaluation and writing the run folder) / W, which splits the gap into per-trial
   work outside training and the sweep's own overhead (start-up, scheduling, the report).
 
+With ``--zoo-sample N`` (default 3; 0 skips it), the same sweep as rl-baselines3-zoo would run
+it: SB3 has no REINFORCE, so each trial is SB3 PPO with rl-zoo3's tuned CartPole-v1 settings
+(read from its installed hyperparams/ppo.yml, as benchmarks/time_to_solve.py does) trained for
+rl-zoo3's ``n_timesteps``, one seed per run; N runs are timed (one torch thread each, one after
+another) and the mean is extrapolated to trials x seeds runs spread over the same W workers.
+Needs ``pip install -r benchmarks/requirements.txt``.
+
 Every trial must end ``done``. Trials are single-threaded; on a machine shared with other work,
 the ratio rises with the load (reported with the machine line).
 
@@ -35,6 +42,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_header, md_table  # noqa: E402
 
+from pgrad.cli import parse_seeds  # noqa: E402
+
 TARGET = 1.3
 GRID = ["--grid", "lr=1,1.5,2", "--grid", "episodes_per_update=48,64,100,128"]
 QUICK_GRID = ["--grid", "lr=1,2", "--grid", "episodes_per_update=48,100"]
@@ -53,12 +62,34 @@ def run_sweep(out: Path, grid: list[str], seeds: str, workers: int) -> float:
     return wall
 
 
+def zoo_run_seconds(seed: int) -> float:
+    """Wall seconds of one SB3 PPO run with rl-zoo3's CartPole-v1 settings for its n_timesteps."""
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from time_to_solve import ppo_kwargs, zoo_hyperparams
+
+    torch.set_num_threads(1)
+    hyper = zoo_hyperparams()
+    start = time.perf_counter()
+    env = make_vec_env("CartPole-v1", n_envs=hyper["n_envs"], seed=seed)
+    model = PPO(hyper["policy"], env, seed=seed, device="cpu", verbose=0, **ppo_kwargs(hyper))
+    model.learn(total_timesteps=int(hyper["n_timesteps"]))
+    env.close()
+    seconds = time.perf_counter() - start
+    print(f"  SB3 PPO (rl-zoo3 settings) seed {seed}: {seconds:.1f} s for {model.num_timesteps} steps",
+          file=sys.stderr)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
     parser.add_argument("--seeds", default=None, help="seeds of every trial (default: 0-19; --quick: 0-4)")
     parser.add_argument("--quick", action="store_true", help="4 trials x 5 seeds")
     parser.add_argument("--keep", type=Path, default=None, help="write the sweep folder here and keep it")
+    parser.add_argument("--zoo-sample", type=int, default=3,
+                        help="SB3 PPO runs (rl-zoo3 settings) to time and extrapolate (0: none)")
     args = parser.parse_args()
     grid, seeds = (QUICK_GRID, args.seeds or "0-4") if args.quick else (GRID, args.seeds or "0-19")
     scratch = Path(tempfile.mkdtemp(prefix="pgrad-sweep-bench-"))
@@ -84,6 +115,14 @@ def main() -> None:
     verdict = "meets" if wall / ideal <= TARGET else "misses"
     print(f"\nratio {wall / ideal:.2f} {verdict} the target <= {TARGET} "
           f"(sum of training times {training:.2f} s over {len(trials)} trials).")
+    if args.zoo_sample > 0:
+        runs = len(trials) * len(parse_seeds(seeds))
+        sample = [zoo_run_seconds(seed) for seed in range(args.zoo_sample)]
+        zoo = sum(sample) / len(sample) * runs / args.workers
+        print(f"\nrl-baselines3-zoo way (SB3 PPO, rl-zoo3 CartPole-v1 settings, one seed per run): "
+              f"{args.zoo_sample} runs took {', '.join(f'{x:.1f}' for x in sample)} s; extrapolated to "
+              f"{runs} runs over {args.workers} workers: {zoo:.0f} s, **{zoo / wall:.0f}x** pgrad's sweep "
+              f"wall time ({wall:.1f} s).")
 
 
 if __name__ == "__main__":

@@ -103,13 +103,10 @@ def _collect(worker: _Worker, node: str) -> Outcome | None:
     """The outcome of a busy worker's trial if it has one, an ``interrupted`` one if the worker
     died without one, None while it is still running."""
     assert worker.task is not None
-    try:
+    with contextlib.suppress(EOFError, OSError):  # a broken pipe: the worker died
         if worker.conn.poll():
             outcome: Outcome = worker.conn.recv()
             return outcome
-    except (EOFError, OSError):
-        pass
-    else:
         if worker.process.is_alive():
             return None
     worker.process.join(JOIN_SECONDS)

@@ -158,7 +158,7 @@ def markdown(spec: SweepSpec, trials: Sequence[Trial], ranked: Sequence[Ranked],
 
 
 def _key(value: Any) -> str:
-    return json.dumps(value)
+    return json.dumps(value, allow_nan=False)
 
 
 def sensitivity(spec: SweepSpec, ranked: Sequence[Ranked], path: Path, rng: np.random.Generator) -> Path:

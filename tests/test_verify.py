@@ -8,8 +8,10 @@ from pgrad.cli import main
 from pgrad.exact import aliased_mdp, to_dynamics
 from pgrad.policies import LogisticPolicy
 from pgrad.verify import (
+    DPG,
     ESTIMATORS,
     NATURAL_EPISODES,
+    REPARAMETERISED,
     Case,
     NaturalRow,
     Row,
@@ -36,18 +38,22 @@ def test_rows_cover_every_estimator_on_every_case():
     natural_rows = [r for r in all_rows if isinstance(r, NaturalRow)]
     assert all_rows == rows + natural_rows  # the estimators' table first
     cases = list(dict.fromkeys(r.case for r in rows))
-    assert len(cases) == 5 and len(rows) == 5 * len(ESTIMATORS)
+    # 4 MDPs and cart-pole, then the LQR: the Gaussian policy (+ reparameterised), the deterministic (DPG)
+    assert len(cases) == 7 and len(rows) == 6 * len(ESTIMATORS) + 2
     assert [r.case for r in natural_rows] == [c for c in cases[:4] for _ in range(4)]  # the 4 MDP cases
     assert all(r.passed for r in natural_rows)
     cartpole = [r for r in rows if r.case.startswith("CartPole")]
     assert all(r.bias is None and r.unbiased_in_theory is None and r.passed for r in cartpole)
+    lqr = [r for r in rows if r.case.startswith("LQR")]
+    assert [(r.weighting, r.baseline) for r in lqr] == [*ESTIMATORS, REPARAMETERISED, DPG]
+    assert all(r.bias is not None and r.passed for r in lqr)
     for r in rows:
-        assert r.variance > 0 and (r.weighting, r.baseline) in ESTIMATORS
+        assert r.variance > 0 and (r.weighting, r.baseline) in (*ESTIMATORS, REPARAMETERISED, DPG)
         if (r.weighting, r.baseline) == ("total_return", "none"):
             assert r.variance_ratio == 1.0
     text = format_table(all_rows, "title")
     assert text.startswith("title") and all(c in text for c in cases)
-    assert "ok: unbiased" in text and "variance only" in text
+    assert "ok: unbiased" in text and "variance only" in text and "exact_critic" in text
     assert "ok: 1/sqrt(K)" in text and "ok: identity" in text and "ok: reaches solve" in text
     assert summary(rows).endswith("(> 6 SE)")
     assert summary(all_rows).endswith("; 16 of 16 natural-gradient checks passed")

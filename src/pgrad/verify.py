@@ -11,10 +11,17 @@ Theory says which estimators are unbiased (``theory_unbiased``): those must have
 A biased one is "shown" biased when z > 6. Cart-pole has no exact gradient, so its rows
 report the variance only.
 
+Continuous actions (``lqr_cases``, docs/theorem.md section 12): a linear-quadratic regulator with
+the exact gradient of :mod:`pgrad.lqr`, a Gaussian-linear policy (every weighting and baseline,
+and the reparameterisation estimator with the exact critic grad_a Q_t) and a deterministic linear
+policy (the deterministic policy gradient with the exact critic), all through the same rollout.
+
 Every case with an MDP also gets four natural-gradient rows (``check_natural``): the sample
 Fisher is unbiased for the exact F (every entry within 4 SE), F_hat^+ g approaches F^+ grad J
 like 1/sqrt(K), the compatible least-squares critic is F^+ grad J to machine precision, and
 conjugate gradient reaches the direct solve.
+
+The cases themselves are built in :mod:`pgrad.verify_cases` (re-exported here).
 """
 
 from __future__ import annotations
@@ -25,21 +32,19 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from pgrad import estimators, natural
-from pgrad.envs import CARTPOLE, Dynamics
-from pgrad.exact import (
-    FiniteMDP,
-    aliased_mdp,
-    compatible_weights,
-    exact_gradient,
-    fisher_matrix,
-    natural_gradient,
-    random_mdp,
-    to_dynamics,
-)
-from pgrad.policies import DiscretePolicy, LogisticPolicy, SoftmaxLinearPolicy, TabularSoftmaxPolicy
+from pgrad import continuous, estimators, natural
+from pgrad.envs import CARTPOLE
+from pgrad.exact import compatible_weights, exact_gradient, fisher_matrix, natural_gradient
+from pgrad.lqr import LQR, LinearPolicy, lqr_action_value_grad, lqr_values
+from pgrad.policies import DeterministicLinearPolicy
 from pgrad.returns import WEIGHTINGS
 from pgrad.rollout import Batch, rollout
+from pgrad.verify_cases import CARTPOLE_THETA as CARTPOLE_THETA
+from pgrad.verify_cases import LQR_THETA as LQR_THETA
+from pgrad.verify_cases import VERIFY_LQR as VERIFY_LQR
+from pgrad.verify_cases import Case, _mdp_policy, default_cases, lqr_cases
+from pgrad.verify_cases import lqr_case as lqr_case
+from pgrad.verify_cases import mdp_case as mdp_case
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
@@ -47,6 +52,10 @@ if TYPE_CHECKING:
 
 ESTIMATORS: tuple[tuple[str, str], ...] = tuple((w, b) for w in WEIGHTINGS for b in estimators.BASELINES)
 """Every (weighting, baseline) pair pgrad ships."""
+DPG = ("deterministic_pg", "exact_critic")
+"""The row of the deterministic policy gradient with the exact critic (``lqr_cases``)."""
+REPARAMETERISED = ("reparameterised", "exact_critic")
+"""The row of the reparameterisation estimator with the exact critic (``lqr_cases``)."""
 
 Z_PASS = 4.0
 """An estimator that theory calls unbiased passes when every component is within 4 SE."""
@@ -67,50 +76,6 @@ def theory_unbiased(weighting: str, baseline: str, gamma: float) -> bool:
     (``batch_mean`` and ``time_mean`` include them; their leave-one-out forms do not)."""
     return (weighting != "reward_to_go_from_t" or gamma == 1.0) and baseline not in (
         "batch_mean", "time_mean")
-
-
-@dataclass(frozen=True, eq=False)
-class Case:
-    """One verification problem: dynamics, a policy at fixed theta [d] and gamma; on a finite
-    MDP (``mdp``) the exact gradient is known, on cart-pole (mdp None) it is not."""
-
-    name: str
-    dynamics: Dynamics
-    policy: DiscretePolicy
-    theta: np.ndarray
-    gamma: float
-    mdp: FiniteMDP | None = None
-
-    @property
-    def exact(self) -> np.ndarray | None:
-        """grad J(theta) [d], or None without an MDP."""
-        return None if self.mdp is None else exact_gradient(self.mdp, self.policy, self.theta, self.gamma)
-
-
-def mdp_case(name: str, mdp: FiniteMDP, policy: DiscretePolicy, theta: np.ndarray, gamma: float) -> Case:
-    """A case on a finite MDP, run through ``to_dynamics``."""
-    return Case(name, to_dynamics(mdp), policy, theta, gamma, mdp)
-
-
-CARTPOLE_THETA = np.array([0.0, 0.0, -1.0, -0.5])
-"""Fixed logistic parameters for cart-pole's variance rows (episodes of about 33 steps)."""
-
-
-def default_cases(rng: np.random.Generator) -> list[Case]:
-    """The hand-built aliased MDP at gamma = 0.5 and 1, two random MDPs (tabular softmax and
-    softmax-linear policies, one with a terminal state), and cart-pole (variance only)."""
-    logistic = LogisticPolicy(obs_dim=1)
-    tabular_mdp = random_mdp(rng, 5, 3, 6, n_terminal=1)
-    tabular = TabularSoftmaxPolicy(5, 3)
-    linear_mdp = random_mdp(rng, 6, 3, 5, feature_dim=2)
-    linear = SoftmaxLinearPolicy(2, 3, bias=True)
-    return [
-        mdp_case("aliased H=4 γ=0.5", aliased_mdp(4), logistic, np.array([0.5]), 0.5),
-        mdp_case("aliased H=4 γ=1", aliased_mdp(4), logistic, np.array([0.5]), 1.0),
-        mdp_case("random tabular γ=0.9", tabular_mdp, tabular, 0.5 * rng.standard_normal(tabular.dim), 0.9),
-        mdp_case("random linear γ=0.9", linear_mdp, linear, 0.5 * rng.standard_normal(linear.dim), 0.9),
-        Case("CartPole γ=0.99", CARTPOLE, LogisticPolicy(4), CARTPOLE_THETA, 0.99),
-    ]
 
 
 def memory_bytes(num_batches: int, num_episodes: int) -> int:
@@ -141,21 +106,40 @@ def _sample(case: Case, num_batches: int, num_episodes: int, seed: np.random.See
                          f"{num_batches} and {num_episodes}")
     seeds = np.random.SeedSequence(seed) if isinstance(seed, int) else seed
     rngs = [np.random.default_rng(s) for s in seeds.spawn(num_batches)]
-    parts, fishers = [], []
+    parts: list[dict[tuple[str, str], np.ndarray]] = []
+    fishers = []
     for start in range(0, num_batches, CHUNK):  # bounded memory; batch m's numbers do not change
         chunk = rngs[start:start + CHUNK]
         theta = np.broadcast_to(case.theta, (len(chunk), case.theta.shape[-1]))
         batch = rollout(case.dynamics, case.policy, theta, chunk, num_episodes)
-        score = case.policy.grad_log_prob(theta, batch.obs, batch.act)
-        parts.append({
-            (w, b): estimators.policy_gradient(
-                score, estimators.weights(batch.rew, batch.alive, case.gamma, w, b), batch.alive)
-            for w, b in ESTIMATORS
-        })
-        if fisher:
-            fishers.append(natural.sample_fisher(score, batch.alive, case.gamma))
-    estimates = {key: np.concatenate([part[key] for part in parts]) for key in ESTIMATORS}
+        parts.append({})
+        if not isinstance(case.policy, DeterministicLinearPolicy):  # a score function exists
+            score = case.policy.grad_log_prob(theta, batch.obs, batch.act)
+            parts[-1].update({
+                (w, b): estimators.policy_gradient(
+                    score, estimators.weights(batch.rew, batch.alive, case.gamma, w, b), batch.alive)
+                for w, b in ESTIMATORS
+            })
+            if fisher:
+                fishers.append(natural.sample_fisher(score, batch.alive, case.gamma))
+        if case.lqr is not None:
+            parts[-1].update(critic_estimates(case, theta, batch))
+    estimates = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
     return estimates, np.concatenate(fishers) if fisher else None
+
+
+def critic_estimates(case: Case, theta: np.ndarray, batch: Batch) -> dict[tuple[str, str], np.ndarray]:
+    """The pathwise estimate of each batch with the exact critic grad_a Q_t of the case's LQR:
+    {DPG: [S, d]} for a deterministic policy (a_t = mu(x_t), jac = grad_theta mu), else
+    {REPARAMETERISED: [S, d]} (eps_t = (a_t - mu(x_t)) / sigma read back from the sampled action)."""
+    lqr, policy = cast(LQR, case.lqr), cast(LinearPolicy, case.policy)
+    grad_q = lqr_action_value_grad(lqr, lqr_values(lqr, policy, case.theta, case.gamma), batch.obs, batch.act)
+    if isinstance(policy, DeterministicLinearPolicy):
+        jac = policy.grad_mean(theta, batch.obs)
+        return {DPG: continuous.deterministic_policy_gradient(jac, grad_q, batch.alive, case.gamma)}
+    noise = policy.standardize(theta, batch.obs, batch.act)[0]
+    jac = continuous.gaussian_action_jacobian(policy, theta, batch.obs, noise)
+    return {REPARAMETERISED: continuous.reparameterised_gradient(jac, grad_q, batch.alive, case.gamma)}
 
 
 @dataclass(frozen=True)
@@ -198,7 +182,8 @@ class Row:
     """One line of the table: an estimator on a case.
 
     bias and se are those of the worst component (largest z); all three are None where
-    the exact gradient is unknown. variance_ratio is relative to (total_return, none).
+    the exact gradient is unknown. variance_ratio is relative to (total_return, none), None
+    where the case has no score-function estimator (a deterministic policy).
     passed is False only for an estimator that theory calls unbiased and that missed by 4 SE.
     """
 
@@ -210,7 +195,7 @@ class Row:
     se: float | None
     z: float | None
     variance: float
-    variance_ratio: float
+    variance_ratio: float | None
     verdict: str
     passed: bool
 
@@ -223,21 +208,22 @@ def _verdict(unbiased_in_theory: bool, z: float) -> tuple[str, bool]:
 
 def check_case(case: Case, estimates: dict[tuple[str, str], np.ndarray]) -> list[Row]:
     """The table rows of one case from its estimates (``sample_estimates``)."""
-    reference = total_variance(estimates["total_return", "none"])
+    plain = estimates.get(("total_return", "none"))
+    reference = None if plain is None else total_variance(plain)
     exact = case.exact
     rows = []
     for (w, b), g in estimates.items():
         variance = total_variance(g)
+        ratio = None if reference is None else variance / reference
         if exact is None:
-            rows.append(Row(case.name, w, b, None, None, None, None, variance, variance / reference,
-                            "variance only", True))
+            rows.append(Row(case.name, w, b, None, None, None, None, variance, ratio, "variance only", True))
             continue
         unbiased = theory_unbiased(w, b, case.gamma)
         result = bias_of(g, exact)
         i = result.worst
         verdict, passed = _verdict(unbiased, result.max_z)
         rows.append(Row(case.name, w, b, unbiased, float(result.bias[i]), float(result.se[i]),
-                        result.max_z, variance, variance / reference, verdict, passed))
+                        result.max_z, variance, ratio, verdict, passed))
     return rows
 
 
@@ -279,7 +265,8 @@ def _sci(x: float) -> str:
 def fisher_row(case: Case, fishers: np.ndarray) -> NaturalRow:
     """The sample Fisher of M batches [M, d, d] against F(theta): every entry F_ij (i <= j)
     within 4 SE (``bias_of``)."""
-    exact = fisher_matrix(cast(FiniteMDP, case.mdp), case.policy, case.theta, case.gamma)
+    mdp, policy = _mdp_policy(case)
+    exact = fisher_matrix(mdp, policy, case.theta, case.gamma)
     upper = np.triu_indices(exact.shape[0])
     result = bias_of(fishers[:, upper[0], upper[1]], exact[upper])
     k, z = result.worst, result.max_z
@@ -294,9 +281,9 @@ def natural_errors(case: Case, batch: Batch, score: np.ndarray) -> np.ndarray:
     """Median over the B batches of ||x_K - x*||_F / ||x*||_F for each K in ``NATURAL_EPISODES``:
     x_K = F_hat^+ g from the batch's first K episodes (g: reward-to-go, leave-one-out baseline),
     x* = F^+ grad J, ||v||_F^2 = v^T F v (the metric itself). [len(NATURAL_EPISODES)]."""
-    mdp = cast(FiniteMDP, case.mdp)
-    F = fisher_matrix(mdp, case.policy, case.theta, case.gamma)
-    target = natural_gradient(mdp, case.policy, case.theta, case.gamma)
+    mdp, policy = _mdp_policy(case)
+    F = fisher_matrix(mdp, policy, case.theta, case.gamma)
+    target = natural_gradient(mdp, policy, case.theta, case.gamma)
     errors = []
     for K in NATURAL_EPISODES:
         alive, score_K = batch.alive[:, :, :K], score[:, :, :K]
@@ -322,11 +309,11 @@ def convergence_row(case: Case, batch: Batch, score: np.ndarray) -> NaturalRow:
 
 def compatible_row(case: Case) -> NaturalRow:
     """The compatible least-squares weights w (exact Q) satisfy F w = grad J and equal F^+ grad J."""
-    mdp = cast(FiniteMDP, case.mdp)
-    F = fisher_matrix(mdp, case.policy, case.theta, case.gamma)
-    grad = exact_gradient(mdp, case.policy, case.theta, case.gamma)
-    w = compatible_weights(mdp, case.policy, case.theta, case.gamma)
-    x = natural_gradient(mdp, case.policy, case.theta, case.gamma)
+    mdp, policy = _mdp_policy(case)
+    F = fisher_matrix(mdp, policy, case.theta, case.gamma)
+    grad = exact_gradient(mdp, policy, case.theta, case.gamma)
+    w = compatible_weights(mdp, policy, case.theta, case.gamma)
+    x = natural_gradient(mdp, policy, case.theta, case.gamma)
     residual = float(np.linalg.norm(F @ w - grad) / np.linalg.norm(grad))
     gap = float(np.linalg.norm(w - x) / np.linalg.norm(x))
     passed = max(residual, gap) < MACHINE_TOL
@@ -367,8 +354,8 @@ def check_natural(case: Case, fishers: np.ndarray, seed: np.random.SeedSequence)
 
 def verify(num_batches: int = DEFAULT_BATCHES, num_episodes: int = DEFAULT_EPISODES,
            seed: int = 0, cases: list[Case] | None = None) -> list[Row | NaturalRow]:
-    """Run every estimator on every case (``default_cases`` built from ``seed``): the rows, then
-    the natural-gradient checks of every case with an MDP (``check_natural``).
+    """Run every estimator on every case (``default_cases`` built from ``seed``, then ``lqr_cases``):
+    the rows, then the natural-gradient checks of every case with an MDP (``check_natural``).
 
     M = num_batches independent batches of K = num_episodes episodes per case; a one-line
     ValueError for M < 2, K < 2 or a negative seed.
@@ -376,7 +363,8 @@ def verify(num_batches: int = DEFAULT_BATCHES, num_episodes: int = DEFAULT_EPISO
     if seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")
     case_seed, sample_seed, natural_seed = np.random.SeedSequence(seed).spawn(3)
-    cases = default_cases(np.random.default_rng(case_seed)) if cases is None else cases
+    if cases is None:
+        cases = default_cases(np.random.default_rng(case_seed)) + lqr_cases()
     rows: list[Row | NaturalRow] = []
     natural_rows: list[Row | NaturalRow] = []
     seeds = zip(sample_seed.spawn(len(cases)), natural_seed.spawn(len(cases)), strict=True)
@@ -392,6 +380,8 @@ LEGEND = (
     f"bias ± SE: mean estimate - grad J in the worst component (largest z = |bias| / SE); theory-unbiased "
     f"passes at z < {Z_PASS:g}, biased is shown at z > {Z_SHOWN:g}.",
     "tr Cov: total variance of one batch's estimate; ratio: tr Cov / tr Cov of (total_return, none).",
+    "LQR: deterministic_pg and reparameterised are the chain rule through the action, sum_t gamma^t "
+    "grad_theta a_t grad_a Q_t, with the exact critic (exact_critic).",
 )
 NATURAL_LEGEND = (
     "Natural gradient: the sample Fisher of the M batches against the exact F; F_hat^+ g from the first K "
@@ -417,8 +407,9 @@ def _estimator_table(rows: list[Row], title: str | None) -> Table:
         theory = "—" if r.unbiased_in_theory is None else ("unbiased" if r.unbiased_in_theory else "biased")
         bias = "—" if r.bias is None else f"{r.bias:+.4f} ± {r.se:.4f}"
         z = "—" if r.z is None else f"{r.z:.1f}"
+        ratio = "—" if r.variance_ratio is None else f"{r.variance_ratio:.2f}"
         table.add_row(r.case if first else "", r.weighting, r.baseline, theory, bias, z,
-                      f"{r.variance:.4g}", f"{r.variance_ratio:.2f}", r.verdict, end_section=last)
+                      f"{r.variance:.4g}", ratio, r.verdict, end_section=last)
     return table
 
 

@@ -7,10 +7,12 @@ with a seed axis the observations are ``[..., S, K, obs_dim]``.
 """
 
 from pgrad.policies.base import DiscretePolicy, Policy
+from pgrad.policies.deterministic import DeterministicLinearPolicy
 from pgrad.policies.gaussian import GaussianLinearPolicy
 from pgrad.policies.logistic import LogisticPolicy
 from pgrad.policies.mlp import MLPCategoricalPolicy, MLPGaussianPolicy  # torch only when used
 from pgrad.policies.softmax import SoftmaxLinearPolicy, TabularSoftmaxPolicy
 
-__all__ = ["DiscretePolicy", "GaussianLinearPolicy", "LogisticPolicy", "MLPCategoricalPolicy",
-           "MLPGaussianPolicy", "Policy", "SoftmaxLinearPolicy", "TabularSoftmaxPolicy"]
+__all__ = ["DeterministicLinearPolicy", "DiscretePolicy", "GaussianLinearPolicy", "LogisticPolicy",
+           "MLPCategoricalPolicy", "MLPGaussianPolicy", "Policy", "SoftmaxLinearPolicy",
+           "TabularSoftmaxPolicy"]

@@ -10,7 +10,10 @@ process with ``--workers W`` (default: the cores). Reported:
 - ratio = wall / ideal (issue 11's target: <= 1.3);
 - beside it, the sum of the trials' wall times in their workers (sweep.json ``wall_seconds``:
   training, evaluation and writing the run folder) / W, which splits the gap into per-trial
-  work outside training and the sweep's own overhead (start-up, scheduling, the report).
+  work outside training and the sweep's own overhead (start-up, scheduling, the report);
+- and the CPU time (user + system) of the sweep process and its workers / W: the work done,
+  which other load on the machine does not inflate as it does wall times (compare it between
+  versions measured on a busy machine).
 
 With ``--zoo-sample N`` (default 3; 0 skips it), the same sweep as rl-baselines3-zoo would run
 it: SB3 has no REINFORCE, so each trial is SB3 PPO with rl-zoo3's tuned CartPole-v1 settings
@@ -32,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -49,17 +53,20 @@ GRID = ["--grid", "lr=1,1.5,2", "--grid", "episodes_per_update=48,64,100,128"]
 QUICK_GRID = ["--grid", "lr=1,2", "--grid", "episodes_per_update=48,100"]
 
 
-def run_sweep(out: Path, grid: list[str], seeds: str, workers: int) -> float:
-    """Run ``pgrad sweep`` as a process (the ``pgrad`` entry point); its wall time in seconds."""
+def run_sweep(out: Path, grid: list[str], seeds: str, workers: int) -> tuple[float, float]:
+    """Run ``pgrad sweep`` as a process (the ``pgrad`` entry point); its wall time and the CPU time
+    of it and its workers (user + system), in seconds."""
     argv = [sys.executable, "-c", "import sys; from pgrad.cli import main; sys.exit(main())", "sweep",
             "--algo", "reinforce", *grid, "--seeds", seeds, "--out", str(out), "--workers", str(workers),
             "--quiet"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "MPLBACKEND": "Agg"})
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the sweep, and the workers it waited for
     if proc.returncode != 0:
         raise SystemExit(f"pgrad sweep failed (exit {proc.returncode}): {proc.stderr.strip()}")
-    return wall
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def zoo_run_seconds(seed: int) -> float:
@@ -95,7 +102,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="pgrad-sweep-bench-"))
     out = args.keep if args.keep is not None else scratch / "sweep"
     try:
-        wall = run_sweep(out, grid, seeds, args.workers)
+        wall, cpu = run_sweep(out, grid, seeds, args.workers)
         trials = json.loads((out / "sweep.json").read_text())["trials"]
         assert all(t["status"] == "done" for t in trials), [t["status"] for t in trials]
         training = sum(json.loads((out / t["run_dir"] / "summary.json").read_text())["wall_seconds"]
@@ -111,6 +118,8 @@ def main() -> None:
         ["ideal: sum of trials' training time / workers", f"{ideal:.2f}", "1.00x"],
         ["sum of trials' time in their workers / workers", f"{in_workers / args.workers:.2f}",
          f"{in_workers / args.workers / ideal:.2f}x"],
+        ["CPU time of the sweep and its workers / workers", f"{cpu / args.workers:.2f}",
+         f"{cpu / args.workers / ideal:.2f}x"],
     ]))
     verdict = "meets" if wall / ideal <= TARGET else "misses"
     print(f"\nratio {wall / ideal:.2f} {verdict} the target <= {TARGET} "

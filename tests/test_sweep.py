@@ -20,6 +20,7 @@ The contract under test:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -140,6 +141,29 @@ def test_report_ranks_trials_by_iqm(grid_sweep):
     assert values == sorted(values, reverse=True)
     assert "Probability of improvement" in text and "sensitivity.png" in text
     assert (grid_sweep / "sensitivity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_ranking_begun_while_the_sweep_runs_gives_the_report_of_one_made_at_the_end(grid_sweep, tmp_path):
+    from pgrad.sweeps import layout
+
+    spec, trials = layout.read(grid_sweep)
+    copies = {}
+    for way in ("at the end", "step by step"):
+        copy = copies[way] = tmp_path / way.replace(" ", "-")
+        shutil.copytree(grid_sweep, copy)
+        ranking = report.Ranking(copy)
+        if way == "step by step":  # as the local backend does: the first trials while the last one runs
+            running = [*trials[:-1], dataclasses.replace(trials[-1], status="running")]
+            while ranking.step(running):
+                pass
+            assert ranking.warm and ranking.next == len(trials) - 1
+        report.write_report(copy, spec, trials, ranking=ranking)
+    for name in ("report.md", "sensitivity.png"):
+        assert (copies["at the end"] / name).read_bytes() == (copies["step by step"] / name).read_bytes()
+    assert (grid_sweep / "report.md").read_bytes() == (copies["at the end"] / "report.md").read_bytes()
+    other = report.Ranking(copies["at the end"], seed=1)
+    with pytest.raises(ValueError, match="a ranking of"):
+        report.write_report(copies["at the end"], spec, trials, ranking=other)
 
 
 def test_probability_of_improvement_counts_wins_and_half_ties():

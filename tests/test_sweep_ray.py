@@ -9,7 +9,8 @@ The contract under test:
 - ``--scheduler asha`` stops the trials that fall behind (``stopped``, with the reason; the sweep
   still exits 0), and ``--search optuna`` draws the same trials under the same seed;
 - bad input: one line, exit 2, nothing written: a Ray address that does not answer (within a few
-  seconds), Ray-only flags without ``--backend ray``, Ray not installed.
+  seconds; ``HOST:PORT`` or ``ray://HOST:PORT``), Ray-only flags without ``--backend ray``, Ray not
+  installed. Ray Client itself: tests/test_sweep_ray_client.py.
 """
 
 from __future__ import annotations
@@ -253,10 +254,11 @@ def refused(tmp_path: Path, capsys, argv: list[str], message: str) -> None:
     assert tree_hash(tmp_path) == before
 
 
-def test_a_ray_address_that_does_not_answer_is_refused_at_once(local_ray, tmp_path, capsys):
-    address = f"127.0.0.1:{closed_port()}"
-    refused(tmp_path, capsys, [*GRID, "--backend", "ray", "--address", address],
-            f"--address {address}: no Ray cluster answers at {address} (")
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_a_ray_address_that_does_not_answer_is_refused_at_once(scheme, local_ray, tmp_path, capsys):
+    where = f"127.0.0.1:{closed_port()}"
+    refused(tmp_path, capsys, [*GRID, "--backend", "ray", "--address", scheme + where],
+            f"--address {scheme}{where}: no Ray cluster answers at {where} (")
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -266,8 +268,9 @@ def test_a_ray_address_that_does_not_answer_is_refused_at_once(local_ray, tmp_pa
     ([*GRID, "--address", "auto"], "--address needs --backend ray"),
     ([*GRID, "--storage", "/tmp"], "--storage needs --backend ray"),
     ([*GRID, "--backend", "ray", "--cpus-per-trial", "0"], "--cpus-per-trial must be positive, got 0"),
-    ([*GRID, "--backend", "ray", "--address", "nowhere"], "--address 'nowhere': give auto or HOST:PORT"),
-    ([*GRID, "--backend", "ray", "--address", "ray://127.0.0.1:10001"], "Ray Client runs Ray Tune's driver"),
+    ([*GRID, "--backend", "ray", "--address", "nowhere"], "--address 'nowhere': give auto, HOST:PORT"),
+    ([*GRID, "--backend", "ray", "--address", "ray://nowhere"],
+     "--address 'ray://nowhere': give auto, HOST:PORT"),
     (["--search", "optuna", "--backend", "ray", "--space", "lr=log:0.1:1"],
      "--search optuna needs --trials N"),
     (["--search", "optuna", "--backend", "ray", "--trials", "2"],

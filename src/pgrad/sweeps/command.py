@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from pgrad.sweeps import Outcome, Task
     from pgrad.sweeps.layout import Trial
+    from pgrad.sweeps.report import Ranking
     from pgrad.sweeps.spec import SweepSpec
 
 SPEC_FLAGS = {"algo": "--algo", "grid": "--grid", "space": "--space", "search": "--search",
@@ -85,7 +86,8 @@ def add_parser(subparsers: Any, algo: str = "reinforce") -> argparse.ArgumentPar
                             "started for the sweep, or on the cluster at --address (needs pgrad[ray])")
     sweep.add_argument("--address", default=None, metavar="ADDR",
                        help="--backend ray: the Ray cluster to run on: auto (the one `ray start` made on "
-                            "this machine) or HOST:PORT of its head (Ray Client's ray:// is not supported)")
+                            "this machine), HOST:PORT of its head, or ray://HOST:10001 (its Ray Client "
+                            "server: Tune then runs on the cluster, the run folders come back here)")
     sweep.add_argument("--cpus-per-trial", type=float, default=None, metavar="N",
                        help="--backend ray: CPUs each trial holds (default: 1)")
     sweep.add_argument("--storage", default=None, metavar="PATH_OR_URI",
@@ -258,12 +260,15 @@ class _Trials:
         return layout.task(self.target, self.sweep, trial, self.board)
 
 
-def _run(args: argparse.Namespace, ray: ModuleType | None, workers: int, trials: _Trials) -> int | None:
-    """Run the unsettled trials on the backend; the signal that interrupted them, or None."""
+def _run(args: argparse.Namespace, ray: ModuleType | None, workers: int, trials: _Trials,
+         ranking: Ranking) -> int | None:
+    """Run the unsettled trials on the backend; the signal that interrupted them, or None. With the
+    local backend, the sweep begins the report's ``ranking`` while it waits for the trials."""
     from pgrad.sweeps.local import run_local
 
     if ray is None:
-        return run_local(trials.tasks, trials.report, workers)
+        return run_local(trials.tasks, trials.report, workers,
+                         spare=lambda: ranking.step(list(trials.state.values())))
     options = ray.RayOptions(args.cpus_per_trial or 1.0, workers if args.address else None, args.storage)
     search = None
     if trials.sweep.search == "optuna":
@@ -280,7 +285,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     from pgrad import folders
     from pgrad.cli import UsageError
     from pgrad.sweeps import layout
-    from pgrad.sweeps.report import write_report
+    from pgrad.sweeps.report import Ranking, write_report
 
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     if workers < 1:
@@ -300,14 +305,15 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
         kept, tasks = layout.plan(target, sweep, listed, board)
         trials = _Trials(target, sweep, kept, tasks, board)
         trials.write()
+        ranking = Ranking(target)
         with _progress(console, args.quiet, trials.state, sweep.trials or 0) as show:
             trials.show = show
-            signum = _run(args, ray, workers, trials)
+            signum = _run(args, ray, workers, trials, ranking)
         final = list(trials.state.values())
         if signum is not None:
             print(f"pgrad: interrupted; resume with: pgrad sweep --resume {out}", file=sys.stderr)
             return 130 if signum == signal.SIGINT else 143
-        _, ranked = write_report(target, sweep, final)
+        _, ranked = write_report(target, sweep, final, ranking=ranking)
         layout.write(target, sweep, final)  # the marker lists the report too
     best = f"; best {ranked[0].trial.name}: IQM final return {ranked[0].iqm:.1f}" if ranked else ""
     return _summary(console, out, final, f"in {time.perf_counter() - start:.1f} s{best}")

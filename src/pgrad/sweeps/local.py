@@ -10,8 +10,12 @@ sweep records SIGINT / SIGTERM, starts no more trials and forwards each signal o
 worker running one (``pgrad train`` finishes the update and writes an interrupted, resumable
 snapshot; a second signal aborts at once), then waits for their outcomes. A worker that dies
 (SIGKILL, out of memory) makes its trial ``interrupted`` with the reason, and the sweep goes on
-with a new worker. Workers end when the sweep closes their pipes, and on Linux with the sweep
-itself (``PR_SET_PDEATHSIG``: SIGTERM, so that their trials stop cleanly).
+with a new worker. Workers end when the sweep is done with them (at once, without the
+interpreter's teardown: nothing of theirs is left to write) or closes their pipes, and on Linux
+with the sweep itself (``PR_SET_PDEATHSIG``: SIGTERM, so that their trials stop cleanly).
+
+While it waits for the trials, the sweep does its ``spare`` work (the report's first steps:
+:class:`pgrad.sweeps.report.Ranking`), so that little is left for after the last trial.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import signal
 import socket
 import sys
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnContext, SpawnProcess
@@ -53,8 +57,9 @@ def _serve(conn: Connection, parent: int) -> None:
     while True:
         try:
             task = conn.recv()
-            if task is None:
-                return
+            if task is None:  # the sweep is done with this worker: its trials' files are all closed
+                conn.close()
+                os._exit(0)  # skip the interpreter's teardown (numba, scipy, matplotlib: seconds)
             conn.send(run_trial(task))
         except (EOFError, OSError):
             return
@@ -173,10 +178,16 @@ def _dispatch(pool: list[_Worker], queue: deque[Task], workers: int, ctx: SpawnC
         report(Outcome(worker.task.name, "running", node=node))
 
 
-def run_local(tasks: Sequence[Task], report: Report, workers: int) -> int | None:
+def run_local(tasks: Sequence[Task], report: Report, workers: int,
+              spare: Callable[[], bool] | None = None) -> int | None:
     """Run ``tasks`` on ``workers`` processes of this machine (a :class:`~pgrad.sweeps.Backend`):
     ``report`` gets every trial's ``running`` and then its end; returns the first signal that
-    interrupted the sweep, or None."""
+    interrupted the sweep, or None.
+
+    ``spare``: work beside the trials, e.g. the sweep's report, done in this process while it
+    would wait for them (every waiting trial has been given to a worker): one short step per call,
+    returning whether it took one (if not, it is called again after POLL_SECONDS or a trial's
+    end). What it does then is not left for after the last trial, with every core but one idle."""
     if workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers}")
     ctx = multiprocessing.get_context("spawn")
@@ -191,13 +202,20 @@ def run_local(tasks: Sequence[Task], report: Report, workers: int) -> int | None
                 signals.forward([w.process.pid for w in busy if w.process.pid is not None])
                 if not busy:
                     break
-                wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=POLL_SECONDS)
+                more = spare is not None and not signals.received and spare()
+                wait([w.conn for w in busy] + [w.process.sentinel for w in busy],
+                     timeout=0 if more else POLL_SECONDS)
+                ended = []
                 for worker in busy:
                     outcome = _collect(worker, node)
                     if outcome is not None:
                         worker.task = None
-                        report(outcome)
+                        ended.append(outcome)
                 pool = [w for w in pool if w.task is not None or w.process.is_alive()]  # lost: collected
+                if ended and not signals.received:
+                    _dispatch(pool, queue, workers, ctx, report, node)  # the next trials first
+                for outcome in ended:
+                    report(outcome)
         finally:
             _close(pool)
     return signals.received[0] if signals.received else None

@@ -1,9 +1,10 @@
 """The Ray backend: every trial a Ray Tune trial (:mod:`pgrad.sweeps.ray_trial`), on a local Ray
 started for the sweep or on an existing cluster.
 
-    connect   --address (auto, or HOST:PORT of the head): something must answer there within
-              PROBE_SECONDS (else one line, exit 2, before anything is written); without it, a
-              local Ray of --workers CPUs (or this process's own Ray, if it has one: left running)
+    connect   --address (auto, HOST:PORT of the head, or ray://HOST:PORT of its Ray Client server):
+              something must answer there within PROBE_SECONDS (else one line, exit 2, before
+              anything is written); without it, a local Ray of --workers CPUs (or this process's
+              own Ray, if it has one: left running)
     run       tune.Tuner over the trials: a grid over the tasks, or the trials Optuna draws
               (:mod:`pgrad.sweeps.ray_search`); each trial --cpus-per-trial CPUs;
               FailureConfig(max_failures): a lost worker or node restarts the trial from its
@@ -11,13 +12,15 @@ started for the sweep or on an existing cluster.
     follow    a Tune callback in the sweep's process turns Tune's events into the sweep's outcomes
               (``running`` with the Ray node id, then done / failed from the trial's last report,
               ``stopped`` by the scheduler, ``interrupted`` if Tune gave up on it or the sweep got
-              SIGINT / SIGTERM) and copies every checkpoint into ``runs/<trial>/``
+              SIGINT / SIGTERM) and copies every checkpoint into ``runs/<trial>/``; through Ray
+              Client (``ray://``) Tune runs on the cluster instead, and its events come back
+              through a relay (:mod:`pgrad.sweeps.ray_client`): the same outcomes, the same folders
 
 Where trials write: each trial trains in a scratch folder of its own node; its run folder (every
 snapshot, and the finished folder) travels back as a Tune checkpoint through Tune's storage
-(``--storage``: by default a temporary folder of this machine, removed after the sweep; a cluster
-of several machines needs a folder every node mounts at the same path, or a URI such as
-``s3://bucket/sweeps``), and the sweep copies it into ``runs/<trial>/``. ``runs/`` thus always holds
+(``--storage``: by default a temporary folder of the machine Tune runs on, removed after the
+sweep; a cluster of several machines needs a folder every node mounts at the same path, or a URI
+such as ``s3://bucket/sweeps``), and the sweep copies it into ``runs/<trial>/``. ``runs/`` thus always holds
 each trial's latest snapshot, from which ``pgrad sweep --resume`` continues it (the snapshot is
 shipped to the trial through Ray's object store). ``--tensorboard DIR`` is written by the trials on
 their nodes: a shared folder on a cluster.
@@ -33,7 +36,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,13 +77,11 @@ class RayOptions:
 # ---------------------------------------------------------------------------------------------
 
 def probe(address: str) -> None:
-    """A one-line ValueError unless something answers at the Ray address (``auto`` or ``HOST:PORT``)
-    within PROBE_SECONDS. Ray Client addresses (``ray://``) are refused: Ray Tune runs its driver,
-    and with it the sweep's callbacks, on the cluster, where this sweep folder is not."""
-    if address.startswith("ray://"):
-        raise ValueError(f"--address {address}: Ray Client runs Ray Tune's driver on the cluster, away from "
-                         "the sweep folder; run pgrad sweep on a node of the cluster with --address auto")
-    where = address
+    """A one-line ValueError unless something answers at the Ray address within PROBE_SECONDS:
+    ``auto`` (the cluster ``ray start`` made on this machine), ``HOST:PORT`` (its head's GCS) or
+    ``ray://HOST:PORT`` (its head's Ray Client server, which must also answer Ray Client's ping)."""
+    client = address.startswith("ray://")
+    where = address.removeprefix("ray://")
     if address == "auto":
         try:
             from ray._private.services import canonicalize_bootstrap_address
@@ -96,19 +97,25 @@ def probe(address: str) -> None:
         where = resolved
     host, sep, port = where.rpartition(":")
     if not sep or not host or not port.isdigit():
-        raise ValueError(f"--address {address!r}: give auto or HOST:PORT (the head node's GCS address)")
+        raise ValueError(f"--address {address!r}: give auto, HOST:PORT (the head node's GCS address) or "
+                         "ray://HOST:PORT (its Ray Client server)")
     try:
         socket.create_connection((host.strip("[]"), int(port)), PROBE_SECONDS).close()
     except OSError as e:
         why = "no answer" if isinstance(e, TimeoutError) else (e.strerror or str(e))
         raise ValueError(f"--address {address}: no Ray cluster answers at {host}:{port} ({why} within "
                          f"{PROBE_SECONDS:g} s)") from None
+    if client:
+        from pgrad.sweeps.ray_client import ping
+
+        ping(address, where, PROBE_SECONDS)
 
 
 @contextlib.contextmanager
 def connected(address: str | None, num_cpus: int, storage: str | None) -> Iterator[None]:
     """Ray for the sweep: this process's own Ray if it has one (left running); else the cluster at
-    ``address`` (disconnected at the end) or a local Ray of ``num_cpus`` CPUs (stopped at the end).
+    ``address`` (disconnected at the end; ``ray://``: through Ray Client) or a local Ray of
+    ``num_cpus`` CPUs (stopped at the end).
     One-line ValueErrors: nothing at ``address``, Ray refusing to start or connect, a cluster of
     several machines without shared ``storage``."""
     if address is not None:
@@ -146,21 +153,24 @@ def slots(options: RayOptions) -> int:
 # Following Tune
 # ---------------------------------------------------------------------------------------------
 
-def install(checkpoint: tune.Checkpoint, target: Path) -> None:
-    """Copy the run folder of a trial's checkpoint into ``target``, written whole (replacing only a
-    run folder pgrad wrote)."""
-    with checkpoint.as_directory() as folder:
-        files = folder_files(Path(folder))
-    with folders.written_whole(target, "run") as tmp:
+Install = Callable[[str, dict[str, bytes]], None]
+"""Where a checkpoint's run folder goes: ``(run_dir, folder_files)``."""
+
+
+def install(run_dir: str, files: dict[str, bytes]) -> None:
+    """Write a trial's run folder (:func:`~pgrad.sweeps.ray_trial.folder_files`) into ``run_dir``,
+    written whole (replacing only a run folder pgrad wrote)."""
+    with folders.written_whole(Path(run_dir), "run") as tmp:
         write_files({k: v for k, v in files.items() if k != folders.MARKER}, tmp)
 
 
 class Events(tune.Callback):
-    """Tune's events, in the sweep's process, as the sweep's outcomes (``report``); every
-    checkpoint copied into its trial's run folder."""
+    """Tune's events as the sweep's outcomes (``report``); every checkpoint's run folder handed to
+    ``install`` for its trial's run folder. Both are the sweep's own functions when Tune runs in
+    the sweep's process, a relay to it when Tune runs on the cluster (Ray Client)."""
 
-    def __init__(self, report: Report, scheduler: str | None) -> None:
-        self.report, self.scheduler = report, scheduler
+    def __init__(self, report: Report, scheduler: str | None, install: Install = install) -> None:
+        self.report, self.scheduler, self.install = report, scheduler, install
         self.nodes: dict[str, str] = {}
         self.started: set[str] = set()
         self.ended: set[str] = set()
@@ -186,7 +196,13 @@ class Events(tune.Callback):
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: tune.Checkpoint,
                       **info: Any) -> None:
-        install(checkpoint, Path(self.task(trial)["run_dir"]))
+        with checkpoint.as_directory() as folder:
+            files = folder_files(Path(folder))
+        self.install(self.task(trial)["run_dir"], files)
+
+    def unsettled(self) -> list[tuple[str, str | None]]:
+        """The trials that started and did not end (stopped with the sweep), with their nodes."""
+        return [(name, self.nodes.get(name)) for name in sorted(self.started - self.ended)]
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         name, last = self.task(trial)["name"], trial.last_result or {}
@@ -210,9 +226,10 @@ class Events(tune.Callback):
 
 
 class StopOnSignal(tune.Stopper):
-    """Stops every trial once the sweep got SIGINT or SIGTERM."""
+    """Stops every trial once the sweep got SIGINT or SIGTERM (``signals``: anything with a
+    ``received`` list)."""
 
-    def __init__(self, signals: Signals) -> None:
+    def __init__(self, signals: Any) -> None:
         self.signals = signals
 
     def __getstate__(self) -> dict:
@@ -252,15 +269,12 @@ def _dirname(trial: Any) -> str:
     return str(trial.trial_id)
 
 
-def run_ray(tasks: Sequence[Task], report: Report, *, spec: SweepSpec, options: RayOptions,
-            search: OptunaPlan | None = None) -> int | None:
-    """Run ``tasks`` (or, with ``search``, the trials Optuna draws) as Ray Tune trials on the Ray
-    this process is connected to (a :class:`~pgrad.sweeps.Backend`); returns the signal that
-    interrupted the sweep, or None."""
+def fit(tasks: Sequence[Task], snapshots: dict[str, dict[str, bytes]], *, spec: SweepSpec,
+        options: RayOptions, search: OptunaPlan | None, events: Events, stop: tune.Stopper) -> None:
+    """Run the sweep's Tune experiment in this process (the sweep's own, or under Ray Client a task
+    on the cluster): ``tasks`` (or, with ``search``, the trials Optuna draws) as trials, the
+    Tune events to ``events``, stopped once ``stop`` says so."""
     count = len(tasks) if search is None else len(search.points) + search.draws
-    if count == 0:
-        return None
-    snapshots = {t.name: folder_files(Path(t.run_dir)) for t in tasks if t.argv[:1] == ("resume",)}
     resources = {"cpu": options.cpus_per_trial}
     runnable = tune.with_resources(tune.with_parameters(trainable, snapshots=snapshots), resources)
     if search is None:
@@ -269,22 +283,44 @@ def run_ray(tasks: Sequence[Task], report: Report, *, spec: SweepSpec, options: 
     else:
         space, searcher, samples = {}, optuna_search(spec, search, slots(options)), count
     storage = options.storage or tempfile.mkdtemp(prefix="pgrad-tune-")
-    events = Events(report, spec.scheduler)
     try:
-        with Signals() as signals, _quiet_tune():
+        with _quiet_tune():
             tuner = tune.Tuner(runnable, param_space=space, tune_config=tune.TuneConfig(
                 search_alg=searcher, scheduler=asha(spec) if spec.scheduler == "asha" else None,
                 num_samples=samples, max_concurrent_trials=None if searcher else options.max_concurrent,
                 reuse_actors=True, trial_dirname_creator=_dirname),
                 run_config=tune.RunConfig(
                     name=f"pgrad-sweep-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}", storage_path=storage,
-                    callbacks=[events], stop=StopOnSignal(signals),
+                    callbacks=[events], stop=stop,
                     verbose=0, failure_config=tune.FailureConfig(max_failures=options.max_failures),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
             tuner.fit()
     finally:
         if options.storage is None:
             shutil.rmtree(storage, ignore_errors=True)
-    for name in sorted(events.started - events.ended):  # stopped with the sweep: resumable
-        report(Outcome(name, "interrupted", None, events.nodes.get(name)))
+
+
+def run_ray(tasks: Sequence[Task], report: Report, *, spec: SweepSpec, options: RayOptions,
+            search: OptunaPlan | None = None) -> int | None:
+    """Run ``tasks`` (or, with ``search``, the trials Optuna draws) as Ray Tune trials on the Ray
+    this process is connected to (a :class:`~pgrad.sweeps.Backend`); returns the signal that
+    interrupted the sweep, or None. Through Ray Client, Tune runs on the cluster
+    (:func:`pgrad.sweeps.ray_client.run_remote`)."""
+    count = len(tasks) if search is None else len(search.points) + search.draws
+    if count == 0:
+        return None
+    snapshots = {t.name: folder_files(Path(t.run_dir)) for t in tasks if t.argv[:1] == ("resume",)}
+    with Signals() as signals:
+        if ray.util.client.ray.is_connected():
+            from pgrad.sweeps.ray_client import run_remote
+
+            unsettled = run_remote(tasks, snapshots, report, signals, spec=spec, options=options,
+                                   search=search)
+        else:
+            events = Events(report, spec.scheduler)
+            fit(tasks, snapshots, spec=spec, options=options, search=search, events=events,
+                stop=StopOnSignal(signals))
+            unsettled = events.unsettled()
+    for name, node in unsettled:  # stopped with the sweep: resumable
+        report(Outcome(name, "interrupted", None, node))
     return signals.received[0] if signals.received else None

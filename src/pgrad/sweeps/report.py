@@ -4,6 +4,8 @@ The finished trials are ranked by the IQM over seeds of each seed's final evalua
 (summary.json ``final_eval_mean``; ``pgrad.stats.iqm``), with a 95% stratified percentile-bootstrap
 interval (``pgrad.stats.iqm_ci``, rliable's method); beside it the seeds solved, the training
 environment steps and the training wall time (summary.json), as ``pgrad report`` reads them.
+A :class:`Ranking` can start while the sweep runs (the local backend ranks its first trials on
+a core its last ones leave free) and gives the same figures as one made at the end.
 
 Probability of improvement of the best trial X over the runner-up Y (rliable, Agarwal et al.
 2021), from their per-seed final returns x [n] and y [m]:
@@ -90,23 +92,61 @@ def _solved(run: Run) -> int:
     return int(np.sum(np.atleast_1d(np.asarray(solved, dtype=bool))))
 
 
-def rank(folder: Path, trials: Sequence[Trial], rng: np.random.Generator, *,
-         n_resamples: int = RESAMPLES) -> tuple[list[Ranked], list[tuple[Trial, str]]]:
-    """The done trials, best IQM first (ties in trial order), and those whose run folder cannot
-    be read, with the reason."""
-    ranked, unreadable = [], []
-    for trial in trials:
+class Ranking:
+    """The ranking of a sweep's done trials, built trial by trial in the sweep's order from one
+    generator (``numpy.random.default_rng(seed)``), so that a sweep can rank its first trials while
+    its last ones train: the bootstrap draws are those of ranking them all at the end."""
+
+    def __init__(self, folder: Path, *, seed: int = 0, n_resamples: int = RESAMPLES) -> None:
+        self.folder, self.seed, self.n_resamples = folder, seed, n_resamples
+        self.rng = np.random.default_rng(seed)
+        self.ranked: list[Ranked] = []
+        self.unreadable: list[tuple[Trial, str]] = []
+        self.next = 0
+        """Trials looked at so far, in the sweep's order."""
+        self.warm = False
+
+    def step(self, trials: Sequence[Trial]) -> bool:
+        """One short step ahead of the report, if there is one to take now: first import what it
+        computes and draws with (scipy.stats, matplotlib), then rank the next trial once it is
+        settled (a done one: its final run folder; others are skipped). Whether it took one."""
+        if not self.warm:
+            import matplotlib.figure  # noqa: F401
+            import scipy.stats  # noqa: F401
+
+            self.warm = True
+            return True
+        if self.next < len(trials) and trials[self.next].status in SETTLED:
+            self._take(trials[self.next])
+            return True
+        return False
+
+    def finish(self, trials: Sequence[Trial]) -> tuple[list[Ranked], list[tuple[Trial, str]]]:
+        """Every trial not yet ranked, then the done trials of the sweep, best IQM first (ties in
+        trial order), and those whose run folder cannot be read, with the reason."""
+        for trial in trials[self.next:]:
+            self._take(trial)
+        return sorted(self.ranked, key=lambda r: -r.iqm), self.unreadable
+
+    def _take(self, trial: Trial) -> None:
+        self.next += 1
         if trial.status != "done":
-            continue
+            return
         try:
-            run = load_run(folder / trial.run_dir)
+            run = load_run(self.folder / trial.run_dir)
             solved = _solved(run)
         except (ValueError, AttributeError) as e:
-            unreadable.append((trial, str(e).splitlines()[0]))
-            continue
-        low, high = iqm_ci([run.final_eval], rng, confidence=CONFIDENCE, n_resamples=n_resamples)
-        ranked.append(Ranked(trial, run, solved, float(iqm(run.final_eval)), (float(low), float(high))))
-    return sorted(ranked, key=lambda r: -r.iqm), unreadable
+            self.unreadable.append((trial, str(e).splitlines()[0]))
+            return
+        low, high = iqm_ci([run.final_eval], self.rng, confidence=CONFIDENCE, n_resamples=self.n_resamples)
+        self.ranked.append(Ranked(trial, run, solved, float(iqm(run.final_eval)), (float(low), float(high))))
+
+
+def rank(folder: Path, trials: Sequence[Trial], *, seed: int = 0,
+         n_resamples: int = RESAMPLES) -> tuple[list[Ranked], list[tuple[Trial, str]]]:
+    """The done trials, best IQM first (ties in trial order), and those whose run folder cannot
+    be read, with the reason (:class:`Ranking` all at once)."""
+    return Ranking(folder, seed=seed, n_resamples=n_resamples).finish(trials)
 
 
 def _num(x: float | None, digits: int = 1) -> str:
@@ -206,11 +246,18 @@ def sensitivity(spec: SweepSpec, ranked: Sequence[Ranked], path: Path, rng: np.r
 
 
 def write_report(folder: Path, spec: SweepSpec, trials: Sequence[Trial], *, seed: int = 0,
-                 n_resamples: int = RESAMPLES) -> tuple[str, list[Ranked]]:
+                 n_resamples: int = RESAMPLES, ranking: Ranking | None = None) -> tuple[str, list[Ranked]]:
     """Write report.md and sensitivity.png into the sweep folder (each beside and renamed in);
-    returns the markdown and the ranking. All randomness: ``numpy.random.default_rng(seed)``."""
-    rng = np.random.default_rng(seed)
-    ranked, unreadable = rank(folder, trials, rng, n_resamples=n_resamples)
+    returns the markdown and the ranking. All randomness: ``numpy.random.default_rng(seed)``,
+    through ``ranking`` (a :class:`Ranking` of this folder with this seed, perhaps begun while
+    the sweep ran; by default a new one)."""
+    if ranking is None:
+        ranking = Ranking(folder, seed=seed, n_resamples=n_resamples)
+    if (ranking.folder, ranking.seed, ranking.n_resamples) != (folder, seed, n_resamples):
+        raise ValueError(f"a ranking of {ranking.folder} (seed {ranking.seed}, {ranking.n_resamples} "
+                         f"resamples) for {folder} (seed {seed}, {n_resamples})")
+    ranked, unreadable = ranking.finish(trials)
+    rng = ranking.rng
     improvement = None
     if len(ranked) >= 2:
         x, y = ranked[0].run.final_eval, ranked[1].run.final_eval

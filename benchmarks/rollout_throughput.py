@@ -5,10 +5,12 @@ Contenders, all single-threaded, timed in the same run and interleaved repeat by
 (a) Gymnasium's ``CartPoleVectorEnv`` (``gymnasium.make_vec("CartPole-v1", n,
     vectorization_mode="vector_entry_point")``) stepping pre-drawn random actions: the
     environment alone, no policy, no sampling, no trajectory storage.
-(b) pgrad's fused rollout ``pgrad.rollout.rollout`` in float64: reset, the logistic policy
+(b) pgrad's fused rollout ``pgrad.rollout.rollout`` in float64, compiled (its numba kernel,
+    :mod:`pgrad.rollout.compiled`, loaded before timing) and as the numpy loop
+    (``compiled=False``, the reference and the fallback): reset, the logistic policy
     pi(left | s) = sigmoid(theta . s), logistic-noise sampling from each seed's generator, the
     dynamics, and the time-first trajectory buffers (obs, act, rew, flags, alive mask).
-(c) the same in float32 (``dtype=np.float32``).
+(c) the same in float32 (``dtype=np.float32``; the numpy loop: the kernels are float64).
 (d) a compiled fused loop: numba ``@njit`` of the same cart-pole + logistic-policy + sampling
     loop, lockstep over environments, writing the same trajectory buffers; also a variant that
     stores nothing (environment + policy + sampling only). It samples left with probability
@@ -72,7 +74,8 @@ def time_gymnasium(env, actions: np.ndarray, seed: int) -> tuple[float, int]:
 # (b), (c) pgrad
 # ---------------------------------------------------------------------------------------------
 
-def time_pgrad(n: int, steps: int, seed: int, dtype, num_seeds: int, workspace) -> tuple[float, int]:
+def time_pgrad(n: int, steps: int, seed: int, dtype, num_seeds: int, workspace,
+               compiled: bool = True) -> tuple[float, int]:
     """Seconds for one pgrad rollout of n environments (num_seeds x n / num_seeds episodes),
     including drawing the noise, filling the buffers and the frozen Batch; alive env steps
     credited. The buffers live in a ``Workspace`` reused across repeats, as training reuses it."""
@@ -84,7 +87,7 @@ def time_pgrad(n: int, steps: int, seed: int, dtype, num_seeds: int, workspace) 
     rngs = [np.random.default_rng([seed, s]) for s in range(num_seeds)]
     start = time.perf_counter()
     batch = rollout(CARTPOLE, LogisticPolicy(), theta, rngs, n // num_seeds, dtype=dtype,
-                    max_steps=steps, workspace=workspace)
+                    max_steps=steps, workspace=workspace, compiled=compiled)
     elapsed = time.perf_counter() - start
     return elapsed, int(batch.lengths.sum())
 
@@ -237,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=1,
                         help="pgrad's seed axis S: n envs run as S seeds x n/S episodes (default: 1)")
     parser.add_argument("--no-numba", action="store_true", help="skip the compiled reference")
+    parser.add_argument("--threads", default="1", help="PGRAD_THREADS for pgrad's compiled rollout "
+                        "(default: 1, single-threaded like every contender)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 50 steps, 1 repeat")
     args = parser.parse_args(argv)
     if args.quick:
@@ -248,6 +253,17 @@ def main(argv: list[str] | None = None) -> int:
 
     kernels = None
     compile_rows = []
+    import os
+
+    os.environ["PGRAD_THREADS"] = args.threads
+    from pgrad import jit
+
+    start = time.perf_counter()
+    jit.load()  # pgrad's compiled kernels from the first rollout (PGRAD_JIT=1); cached on disk
+    time_pgrad(8, 4, 0, np.float64, 1, None)
+    compile_rows.append(("pgrad: import numba and load (or compile) its kernels"
+                         + ("" if jit.available() else f" (off: {jit.reason()})"),
+                         f"{time.perf_counter() - start:.2f}"))
     if not args.no_numba:
         compile_rows.append(("import numba", f"{import_numba():.2f}"))
         kernels = {np.dtype(d).name: build_numba_kernel(d) for d in (np.float64, np.float32)}
@@ -260,8 +276,9 @@ def main(argv: list[str] | None = None) -> int:
 
     contenders = {
         "Gymnasium CartPoleVectorEnv, random actions (env only)": None,
-        "pgrad rollout float64 (env + policy + sampling + buffers)": ("pgrad", np.float64),
-        "pgrad rollout float32 (env + policy + sampling + buffers)": ("pgrad", np.float32),
+        "pgrad rollout float64, compiled (env + policy + sampling + buffers)": ("pgrad", np.float64, True),
+        "pgrad rollout float64, numpy loop (env + policy + sampling + buffers)": ("pgrad", np.float64, False),
+        "pgrad rollout float32, numpy loop (env + policy + sampling + buffers)": ("pgrad", np.float32, False),
     }
     if kernels is not None:
         contenders.update({
@@ -283,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                 return time_gymnasium(gym_env, actions, seed=rep)
             if spec[0] == "pgrad":
                 workspace = reused.setdefault(spec, Workspace())
-                return time_pgrad(n, args.steps, rep, spec[1], args.seeds, workspace)
+                return time_pgrad(n, args.steps, rep, spec[1], args.seeds, workspace, spec[2])
             buffers = reused.setdefault(spec, numba_buffers(n, args.steps, spec[1], spec[2]))
             return time_numba(kernels, n, args.steps, rep, spec[1], spec[2], buffers)
 

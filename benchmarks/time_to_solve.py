@@ -3,6 +3,10 @@
 Solved means: the mean undiscounted return of the last 100 finished training episodes
 reaches 475. Parts:
 
+pgrad runs its compiled hot path (``pgrad.jit.load()``, as ``PGRAD_JIT=1``; its kernels are
+loaded, or compiled into numba's cache, by an untimed warm-up call); ``PGRAD_NO_JIT=1`` times the
+numpy path instead.
+
 (a) pgrad REINFORCE, default ``ReinforceConfig()``, each seed trained alone in its own
     ``train(config, [seed])`` call (seeds 0..19). Time = ``TrainResult.wall_seconds``:
     the training loop only (no imports, no evaluation, no files), stopping when solved or
@@ -46,9 +50,12 @@ SOLVE_WINDOW = 100
 
 def pgrad_alone(seeds: list[int]) -> list[dict]:
     """(a) One ``train`` call per seed: wall seconds, solved flag, episodes to solve."""
+    from pgrad import jit
     from pgrad.algorithms.reinforce import ReinforceConfig, train
 
-    train(ReinforceConfig(max_episodes=64), [10_000])  # warm-up, untimed
+    jit.load()  # the compiled rollout from the first call (PGRAD_JIT=1); PGRAD_NO_JIT=1 keeps numpy
+    train(ReinforceConfig(max_episodes=64), [10_000])  # warm-up, untimed: loads (or compiles) the kernels
+    print(f"  pgrad compiled hot path: {'on' if jit.available() else 'off'}", file=sys.stderr)
     out = []
     for seed in seeds:
         result = train(ReinforceConfig(), [seed])
@@ -62,8 +69,11 @@ def pgrad_alone(seeds: list[int]) -> list[dict]:
 
 def pgrad_batched(seeds: list[int]) -> dict:
     """(b) All seeds in one ``train`` call: total wall seconds and how many solved."""
+    from pgrad import jit
     from pgrad.algorithms.reinforce import ReinforceConfig, train
 
+    jit.load()
+    train(ReinforceConfig(max_episodes=64), [10_000])  # warm-up, untimed
     result = train(ReinforceConfig(), seeds)
     print(f"  pgrad {len(seeds)} seeds batched: {result.wall_seconds:.3f} s, "
           f"solved {int(result.solved.sum())}", file=sys.stderr)

@@ -8,7 +8,6 @@ its own generator.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtri
 
 from pgrad.envs import Dynamics
 from pgrad.lqr import LQR
@@ -38,6 +37,8 @@ def lqr_dynamics(lqr: LQR, env_id: str = "LQR") -> Dynamics:
     def normal(u: np.ndarray) -> np.ndarray:
         if u.shape[0] != n:
             raise ValueError(f"LQR draws must have shape [{n}, *batch], got {u.shape}")
+        from scipy.special import ndtri  # here, so that importing pgrad (and pgrad --help) stays fast
+
         return ndtri(np.maximum(u, TINY_UNIFORM))
 
     def reset(u: np.ndarray) -> np.ndarray:

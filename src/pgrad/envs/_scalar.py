@@ -17,6 +17,8 @@ do not round like their array counterparts, so mirroring them bit for bit needs 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 # glibc's powf (ARM optimized-routines) documents a relative error before the final rounding
@@ -49,6 +51,19 @@ def pow2(x: np.ndarray) -> np.ndarray:
         if hard.any():
             out[hard] = [value**2 for value in x[hard]]
     return out
+
+
+def where(condition: Any, x: Any, y: Any) -> Any:
+    """``np.where`` for the arrays of the numpy path; :mod:`pgrad.rollout.compiled` binds the name to
+    a scalar ``x if condition else y`` when it compiles a ``transition`` (numba's np.where on
+    scalars returns a 0-d array)."""
+    return np.where(condition, x, y)
+
+
+def clip(x: Any, low: Any, high: Any) -> Any:
+    """``np.clip(x, low, high)`` as ``minimum(maximum(x, low), high)``: the same value for every
+    input, nan included, on arrays and (compiled) on floats alike."""
+    return np.minimum(np.maximum(x, low), high)
 
 
 def float32_typed(state: np.ndarray) -> np.ndarray:

@@ -25,14 +25,17 @@ Terminated when the cart or the pole leaves the bounds above; truncated after 50
 
 ## Layout
 States are float64 (or float32 in the fast mode) arrays of shape ``[4, *batch]``,
-component first, so each component is one contiguous array. The arithmetic follows
+component first, so each component is one contiguous array. The arithmetic, :func:`transition`, follows
 Gymnasium 1.x ``CartPoleEnv.step`` operation by operation (explicit Euler, tau = 0.02),
-which is what makes the float64 results equal to the last bit.
+which is what makes the float64 results equal to the last bit; it is written once, for
+floats and arrays alike, and runs both as numpy (:func:`step`) and compiled
+(:mod:`pgrad.rollout.compiled`).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -64,48 +67,43 @@ def reset(u: np.ndarray) -> np.ndarray:
     return RESET_LOW + (RESET_HIGH - RESET_LOW) * u
 
 
+def transition(x: Any, x_dot: Any, theta: Any, theta_dot: Any, force: Any) -> tuple[Any, Any, Any, Any, Any]:
+    """Gymnasium 1.x ``CartPoleEnv.step`` line by line (explicit Euler, tau = 0.02): the one
+    implementation of cart-pole's arithmetic.
+
+    Each argument is a float (numba compiles this for :mod:`pgrad.rollout.compiled`) or an
+    array of one shape (:func:`step` calls it on whole components); ``force`` is -10 or +10.
+    The operations are Gymnasium's in its order, so both forms round exactly as it does.
+    Returns (x, x_dot, theta, theta_dot, terminated).
+    """
+    costheta = np.cos(theta)
+    sintheta = np.sin(theta)
+    temp = (force + POLEMASS_LENGTH * np.square(theta_dot) * sintheta) / TOTAL_MASS
+    thetaacc = (GRAVITY * sintheta - costheta * temp) / (
+        LENGTH * (4.0 / 3.0 - MASSPOLE * np.square(costheta) / TOTAL_MASS)
+    )
+    xacc = temp - POLEMASS_LENGTH * thetaacc * costheta / TOTAL_MASS
+    x = x + TAU * x_dot
+    x_dot = x_dot + TAU * xacc
+    theta = theta + TAU * theta_dot
+    theta_dot = theta_dot + TAU * thetaacc
+    terminated = ((x < -X_THRESHOLD) | (x > X_THRESHOLD)
+                  | (theta < -THETA_THRESHOLD) | (theta > THETA_THRESHOLD))
+    return x, x_dot, theta, theta_dot, terminated
+
+
 def step(state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One explicit-Euler step of every cart-pole in the batch.
+    """One explicit-Euler step of every cart-pole in the batch: :func:`transition` on whole arrays.
 
     state: [4, *batch]; action: [*batch] in {0, 1} (bool or integer).
     Returns (next state [4, *batch], reward [*batch], terminated [*batch]).
     The time limit is the rollout's business: this function never truncates.
     """
-    x, x_dot, theta, theta_dot = state
-    # Each block computes Gymnasium's expression in its order of operations, in place (fewer
-    # temporaries: this is the hot loop); a * b = b * a and a + b = b + a exactly.
     force_mag = state.dtype.type(FORCE_MAG)
     force = np.multiply(action, 2 * force_mag, dtype=state.dtype)
     force -= force_mag  # exactly -10 (action 0) or +10 (action 1)
-    costheta = np.cos(theta)
-    sintheta = np.sin(theta)
-    # temp = (force + polemass_length * theta_dot**2 * sintheta) / total_mass
-    temp = np.square(theta_dot)
-    temp *= POLEMASS_LENGTH
-    temp *= sintheta
-    temp += force
-    temp /= TOTAL_MASS
-    # thetaacc = (gravity * sintheta - costheta * temp)
-    #            / (length * (4/3 - masspole * costheta**2 / total_mass))
-    denominator = np.square(costheta)
-    denominator *= MASSPOLE
-    denominator /= TOTAL_MASS
-    np.subtract(4.0 / 3.0, denominator, out=denominator)
-    denominator *= LENGTH
-    thetaacc = GRAVITY * sintheta
-    thetaacc -= costheta * temp
-    thetaacc /= denominator
-    # xacc = temp - polemass_length * thetaacc * costheta / total_mass
-    xacc = POLEMASS_LENGTH * thetaacc
-    xacc *= costheta
-    xacc /= TOTAL_MASS
-    np.subtract(temp, xacc, out=xacc)
-    # explicit Euler, each component rounded exactly as Gymnasium's four updates
     next_state = np.empty_like(state)
-    for i, derivative in enumerate((x_dot, xacc, theta_dot, thetaacc)):
-        np.multiply(derivative, TAU, out=next_state[i])
-        next_state[i] += state[i]
-    # abs(x) > 2.4 is exactly (x < -2.4) | (x > 2.4) in floating point.
-    terminated = (np.abs(next_state[0]) > X_THRESHOLD) | (np.abs(next_state[2]) > THETA_THRESHOLD)
+    *components, terminated = transition(state[0], state[1], state[2], state[3], force)
+    for i, component in enumerate(components):
+        next_state[i] = component
     return next_state, np.ones(terminated.shape, state.dtype), terminated
-

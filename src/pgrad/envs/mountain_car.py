@@ -34,9 +34,11 @@ States are float64 ``[2, *batch]`` arrays, component first; the arithmetic follo
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from pgrad.envs._scalar import check_discrete_action, check_state
+from pgrad.envs._scalar import check_discrete_action, check_state, clip, where
 
 ENV_ID = "MountainCar-v0"
 STATE_DIM = 2
@@ -82,13 +84,22 @@ def step(state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     action = np.asarray(action)
     check_discrete_action(action, state.shape[1:], NUM_ACTIONS)
     position, velocity = state
-    dtype = state.dtype.type
-    velocity = velocity + (
-        (action - 1).astype(state.dtype) * FORCE + np.cos(3 * position) * (-GRAVITY)
-    )
-    velocity = np.clip(velocity, -MAX_SPEED, MAX_SPEED)
+    push = (action - 1).astype(state.dtype)
+    position, velocity, terminated = transition(position, velocity, push)
+    return np.stack([position, velocity]), np.full(terminated.shape, REWARD, state.dtype), terminated
+
+
+REWARD = -1.0
+"""The reward of every step."""
+
+
+def transition(position: Any, velocity: Any, push: Any) -> tuple[Any, Any, Any]:
+    """Gymnasium's ``MountainCarEnv.step`` line by line on floats (compiled) or arrays (numpy):
+    ``push`` = action - 1 in {-1, 0, 1}. Returns (position, velocity, terminated)."""
+    velocity = velocity + (push * FORCE + np.cos(3 * position) * (-GRAVITY))
+    velocity = clip(velocity, -MAX_SPEED, MAX_SPEED)
     position = position + velocity
-    position = np.clip(position, MIN_POSITION, MAX_POSITION)
-    velocity = np.where((position == MIN_POSITION) & (velocity < 0), dtype(0), velocity)
+    position = clip(position, MIN_POSITION, MAX_POSITION)
+    velocity = where((position == MIN_POSITION) & (velocity < 0), 0.0, velocity)
     terminated = (position >= GOAL_POSITION) & (velocity >= GOAL_VELOCITY)
-    return np.stack([position, velocity]), np.full(terminated.shape, -1.0, state.dtype), terminated
+    return position, velocity, terminated

@@ -16,6 +16,8 @@ from numpy.typing import DTypeLike
 
 from pgrad.envs import Dynamics
 from pgrad.policies import Policy
+from pgrad.rollout.compiled import kernel_for as compiled_kernel
+from pgrad.rollout.compiled import run as run_compiled
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ def rollout(
     dtype: DTypeLike = np.float64,
     max_steps: int | None = None,
     workspace: Workspace | None = None,
+    compiled: bool = True,
 ) -> Batch:
     """Run ``num_episodes`` episodes per seed under pi_theta until every one has ended.
 
@@ -117,6 +120,10 @@ def rollout(
     then the batch is compacted to the running ones, so late steps cost what they use.
     With a ``workspace`` the buffers are reused (no fresh memory per call); the batch then
     views them and is valid until the next rollout with the same workspace.
+
+    Where a compiled kernel exists (:mod:`pgrad.rollout.compiled`: float64 cart-pole with the
+    logistic policy) and numba works, the loop runs compiled, to the same bits and without
+    compaction; ``compiled=False`` runs the numpy loop (the reference).
     """
     if theta.ndim != 2 or theta.shape[0] != len(rngs):
         raise ValueError(f"theta must be [S, d] with S = {len(rngs)} seeds, got {theta.shape}")
@@ -136,7 +143,22 @@ def rollout(
     rew_buf = buffers.array("rew", (H, N), dtype)
     term_buf = buffers.array("terminated", (H, N), bool)
     alive_buf = buffers.array("alive", (H, N), bool)
+    kernel = compiled_kernel(dynamics, policy, np.dtype(dtype)) if compiled else None
+    T = None if kernel is None else run_compiled(kernel, policy, theta_env, state, noise, greedy,
+                                                 (obs_buf, act_buf, rew_buf, term_buf, alive_buf))
+    if T is None:
+        T = _numpy_loop(dynamics, policy, theta_env, state, noise, step_u, greedy, H,
+                        (obs_buf, act_buf, rew_buf, term_buf, alive_buf))
+    return _batch(obs_buf, act_buf, rew_buf, term_buf, alive_buf, T, H, S, K, policy)
+
+
+def _numpy_loop(dynamics: Dynamics, policy: Policy, theta_env: np.ndarray, state: np.ndarray,
+                noise: np.ndarray, step_u: np.ndarray | None, greedy: bool, H: int,
+                bufs: tuple[np.ndarray, ...]) -> int:
+    """The rollout's loop in numpy: writes the buffers for t < T and returns T."""
+    obs_buf, act_buf, rew_buf, term_buf, alive_buf = bufs
     alive_buf.fill(False)  # compacted-away episodes are never written again
+    N = theta_env.shape[0]
     # the simulated environments: all, or their flat indices once compacted
     env: slice | np.ndarray = slice(None)
     alive = np.ones(N, bool)
@@ -171,6 +193,12 @@ def rollout(
             alive = alive[alive]
         else:
             state = np.where(alive, next_state, state)  # ended episodes stay frozen, finite
+    return T
+
+
+def _batch(obs_buf: np.ndarray, act_buf: np.ndarray, rew_buf: np.ndarray, term_buf: np.ndarray,
+           alive_buf: np.ndarray, T: int, H: int, S: int, K: int, policy: Policy) -> Batch:
+    """The time-first Batch [T, S, K, ...] viewing the first T steps of the buffers."""
     obs_buf, act_buf, alive_buf = obs_buf[:T], act_buf[:T], alive_buf[:T].reshape(T, S, K)
     trunc_buf = np.zeros((T, S, K), bool)
     if T == H:

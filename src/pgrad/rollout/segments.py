@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from pgrad.envs import Dynamics
 from pgrad.policies import Policy
+from pgrad.rollout import compiled
 from pgrad.rollout.spaces import _dynamics_spec, _make_gym_vec, _pgrad_dynamics, check_spaces, to_env_action
 
 if TYPE_CHECKING:
@@ -157,11 +158,12 @@ class DynamicsSegments:
         episodes = _Episodes(self.ep_return[idx], self.ep_length[idx])
         buf = SegmentBuffer.empty(T, len(idx), N, dyn.obs_dim, policy)
         obs = dyn.observe(state).transpose(1, 2, 0)
+        step = compiled.vector_step(dyn, self.dtype, T * len(idx) * N) or dyn.step  # the same bits
         for t in range(T):
             buf.obs[t] = obs
             buf.act[t] = act = policy.act(theta, obs, noise[t])
             u = () if step_u is None else (step_u[t],)
-            state, rew, terminated = dyn.step(state, to_env_action(self.spec, act), *u)
+            state, rew, terminated = step(state, to_env_action(self.spec, act), *u)
             episodes.step(rew)
             truncated = episodes.ep_length >= dyn.max_episode_steps
             buf.next_obs[t] = obs = dyn.observe(state).transpose(1, 2, 0)

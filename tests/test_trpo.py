@@ -192,3 +192,23 @@ def test_sized_like_the_actor_critics():
         sizes.check_training("trpo", config, 10)
     assert "\n" not in str(e.value)
     sizes.check_training("trpo", TRPOConfig(), 10)
+
+
+@pytest.mark.slow
+def test_mlp_defaults_solve_cartpole():
+    pytest.importorskip("torch")
+    config = TRPOConfig(policy="mlp")
+    result = train(config, seeds=(0, 1))
+    assert result.solved.all()
+    for table in result.episodes:
+        assert table["return"][:20].mean() < 100  # it started from a poor policy and learned
+    assert evaluate(config, result.theta, (0, 1), 20).mean() >= 400
+
+
+@pytest.mark.slow
+def test_linear_defaults_learn_acrobot():
+    config = TRPOConfig(env_id="Acrobot-v1")
+    result = train(config, seeds=(0, 1))
+    assert result.solved.all()
+    for table in result.episodes:
+        assert table["return"][-100:].mean() >= -100 and table["return"][:20].mean() < -200

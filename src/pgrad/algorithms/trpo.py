@@ -52,19 +52,30 @@ Base = ac.ActorCriticConfig
 class TRPOConfig(Base):
     """TRPO with a linear (softmax-linear, Gaussian-linear) or an MLP policy, on any Gymnasium
     environment. The trust-region defaults are the anchors' (delta 0.01, 10 CG iterations,
-    damping 0.1, backtracking factor 0.8 over 10 steps); the segment size N = 64, T = 16 is PPO's.
-    ``lr`` is unused (the step length is set by delta); ``mlp_lr`` and ``value_steps`` train the
-    value MLP (the linear value is fitted by least squares, as in A2C and PPO).
+    damping 0.1, backtracking factor 0.8 over 10 steps). ``lr`` is unused (the step length is set
+    by delta); ``mlp_lr`` and ``value_steps`` train the value MLP (the linear value is fitted by
+    least squares, as in A2C and PPO).
 
-    Measured on CartPole-v1 (not a sweep): linear, seeds 0..9 batched, 10 of 10 solved, median
-    86k steps, final evaluations (100 episodes) 479.9 and nine of 500.0; each of seeds 0..4
-    alone solved in 0.76 to 1.19 s (median 0.86 s). MLP (64 x 64), seed 0: one value step per
-    update stalled near a return of 100 (explained variance ~0); with 20 steps at mlp_lr 0.01
-    (the defaults) seeds 0 and 2 solved (77k, 94k steps; final evaluations 334 and 305, below
-    475) and seed 1 did not within 150k steps: the MLP settings still need a sweep.
+    The segment, N = 16 environments of T = 64 steps, from two recorded sweeps of the MLP policy
+    (64 x 64) on CartPole-v1, seeds 0-4 per trial, 150k steps at most:
+
+        pgrad sweep --algo trpo --policy mlp --grid num_envs=8,64 --grid num_steps=16,128
+            --grid gae_lambda=0.95,0.98 --seeds 0-4 --max-steps 150000 --out sweeps/trpo-mlp
+        pgrad sweep --algo trpo --policy mlp --grid num_envs=16,32 --grid num_steps=32,64
+            --seeds 0-4 --max-steps 150000 --out sweeps/trpo-mlp-2
+
+    Seeds solved (last-100 mean >= 475), median steps to solve, final evaluations (100 episodes):
+    T = 16 (N 8 or 64): 2 to 5 of 5, evaluations down to 135 (the old default N 64, T 16, lambda
+    0.95: 4 of 5, three evaluations below 310); N 8, T 128: 5 of 5, 62k, all 500 (lambda 0.95) or
+    one 374 (0.98); N 16, T 32: 5 of 5, 64k, all 500; N 16, T 64: 5 of 5, 64k, one 462; N 32, T 32:
+    5 of 5, 68k, one 467 (N 64, T 128 and N 32, T 64 not finished). Short segments starve GAE of
+    real returns while the value MLP is still poor. With the linear policy every one of these
+    segments solves seeds 0-9 (10 of 10), N 16 x T 64 in median 71k steps; N 8 x T 128 takes
+    about twice the wall time (fewer environments per step), so N 16, T 64 is the default for both.
     """
 
-    num_envs: int = redefault(Base, "num_envs", 64)
+    num_envs: int = redefault(Base, "num_envs", 16)
+    num_steps: int = redefault(Base, "num_steps", 64)
     max_steps: int = redefault(Base, "max_steps", 300_000)
     mlp_lr: float = redefault(Base, "mlp_lr", 0.01, "Adam learning rate of the MLP value function")
     lr_schedule: str = redefault(Base, "lr_schedule", "constant")

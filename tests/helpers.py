@@ -76,13 +76,18 @@ RUN_FILES = {"config.json", "metrics.csv", "summary.json", "theta.npy", "learnin
 """What every complete run folder holds."""
 
 
-def check_complete_run(folder: Path, seeds: list[int]) -> None:
-    """``folder`` is a complete pgrad run folder of ``seeds``: its files, strict JSON, the marker."""
+def check_complete_run(folder: Path, seeds: list[int], plot: bool = True) -> None:
+    """``folder`` is a complete pgrad run folder of ``seeds``: its files, strict JSON, the marker;
+    ``plot=False``: one written with ``--no-plot`` (no learning_curve.png)."""
     assert folder.is_dir() and not folder.is_symlink(), folder
     names = {p.name for p in folder.iterdir()}
-    assert RUN_FILES <= names, f"{folder} lacks {sorted(RUN_FILES - names)}"
+    expected = RUN_FILES if plot else RUN_FILES - {"learning_curve.png"}
+    assert expected <= names, f"{folder} lacks {sorted(expected - names)}"
     assert strict_json(folder / "config.json")["seeds"] == seeds
     assert isinstance(strict_json(folder / "summary.json"), dict)
     marker = strict_json(folder / ".pgrad")
     assert marker["written_by"] == "pgrad" and marker["kind"] == "run"
-    assert (folder / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    if plot:
+        assert (folder / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    else:
+        assert "learning_curve.png" not in names

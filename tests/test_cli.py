@@ -108,3 +108,14 @@ def test_parse_seeds():
     assert parse_seeds("0-3,10") == [0, 1, 2, 3, 10]
     assert parse_seeds("7") == [7]
     assert len(parse_seeds("0-99")) == 100
+
+
+def test_no_plot_leaves_the_learning_curve_out_and_pgrad_plot_draws_it(tmp_path):
+    from helpers import check_complete_run
+
+    out = tmp_path / "run"
+    assert main(["train", "--max-episodes", "40", "--seeds", "0-1", "--out", str(out), "--quiet",
+                 "--no-plot"]) == 0
+    check_complete_run(out, [0, 1], plot=False)
+    assert main(["plot", str(out)]) == 0
+    check_complete_run(out, [0, 1])

@@ -246,7 +246,8 @@ HELP = {"--help": ("help", "flag", None), "-h": ("help", "flag", None)}
 FIXED_TRAIN = {"--algo": ("algo", "str", tuple(CONFIGS)), "--seeds": ("seeds", "str", None),
                "--out": ("out", "str", None), "--force": ("force", "flag", None),
                "--quiet": ("quiet", "flag", None), "--checkpoint-every": ("checkpoint_every", "float", None),
-               "--tensorboard": ("tensorboard", "str", None), **HELP}  # the last two: for prefix ambiguity
+               "--tensorboard": ("tensorboard", "str", None), "--no-plot": ("plot", "flag", None),
+               **HELP}  # the last three: for prefix ambiguity
 COMMAND_OPTIONS = {  # option string -> (dest, kind, choices)
     "eval": {"--episodes": ("episodes", "int", None), **HELP},
     "plot": dict(HELP),
@@ -613,7 +614,7 @@ def train_cases(draw) -> Case:
         parses = parses and ok
         if ok and dest == "force":
             forced = True
-        elif ok and dest not in ("out", "quiet", "help", "checkpoint_every", "tensorboard"):
+        elif ok and dest not in ("out", "quiet", "help", "checkpoint_every", "tensorboard", "plot"):
             final[dest] = value
     for name in ("max_episodes", "max_steps", "eval_episodes"):
         final.pop(name, None)  # the budget, given last, wins

@@ -99,7 +99,7 @@ def test_every_trial_is_bit_identical_to_a_standalone_train(grid_sweep, tmp_path
         lr, k = t["overrides"]["lr"], t["overrides"]["episodes_per_update"]
         assert main(["train", "--lr", str(lr), "--episodes-per-update", str(k), *FIXED, "--seeds", "0-2",
                      "--out", str(ref), "--quiet"]) == 0
-        check_complete_run(grid_sweep / t["run_dir"], [0, 1, 2])
+        check_complete_run(grid_sweep / t["run_dir"], [0, 1, 2], plot=False)
         same_trial(grid_sweep / t["run_dir"], ref)
 
 
@@ -276,7 +276,7 @@ def test_a_trial_the_config_refuses_fails_and_the_others_finish(tmp_path, capsys
     assert set(status.values()) == {("done", None)}
     for t in trials_of(out):
         if t["status"] == "done":
-            check_complete_run(out / t["run_dir"], [0, 1])
+            check_complete_run(out / t["run_dir"], [0, 1], plot=False)
     text = (out / "report.md").read_text()
     assert "`env_id=CartPole-v0,float32=true`: failed: --float32 runs pgrad's own environments only" in text
 
@@ -400,7 +400,7 @@ def check_same_sweep(out: Path, reference: Path) -> None:
     assert [t["name"] for t in trials_of(out)] == [t["name"] for t in trials_of(reference)]
     for t in trials_of(out):
         assert t["status"] == "done", t
-        check_complete_run(out / t["run_dir"], [0, 1])
+        check_complete_run(out / t["run_dir"], [0, 1], plot=False)
         same_trial(out / t["run_dir"], reference / t["run_dir"])
 
 

@@ -81,7 +81,7 @@ def test_ray_trials_are_bit_identical_to_the_local_backend_and_to_train(pair, lo
     for t in trials_of(on_ray):
         assert (t["status"], t["reason"], t["node"]) == ("done", None, local_ray), t
         assert isinstance(t["wall_seconds"], float) and t["wall_seconds"] > 0
-        check_complete_run(on_ray / t["run_dir"], [0, 1])
+        check_complete_run(on_ray / t["run_dir"], [0, 1], plot=False)
         same_trial(on_ray / t["run_dir"], here / t["run_dir"])
     first = trials_of(on_ray)[0]
     ref = tmp_path / "ref"
@@ -184,7 +184,7 @@ def optuna_sweeps(tmp_path: Path, trials: int, seeds: list[str]) -> list[list[tu
         for t in found:
             assert 0.1 <= t["overrides"]["lr"] <= 3 and 4 <= t["overrides"]["episodes_per_update"] <= 16
             assert type(t["overrides"]["episodes_per_update"]) is int
-            check_complete_run(out / t["run_dir"], [0])
+            check_complete_run(out / t["run_dir"], [0], plot=False)
         assert strict_json(out / "sweep.json")["spec"]["search"] == "optuna"
         drawn.append([(t["name"], t["overrides"]) for t in found])
     return drawn

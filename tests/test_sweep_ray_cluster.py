@@ -68,7 +68,7 @@ def test_trials_run_on_both_nodes_and_equal_the_local_backend(cluster, tmp_path)
     assert len(nodes) == 2 and nodes == node_ids(cluster), (nodes, node_ids(cluster))
     here = local_sweep(tmp_path / "local", *args)
     for t in trials:
-        check_complete_run(out / t["run_dir"], [0, 1])
+        check_complete_run(out / t["run_dir"], [0, 1], plot=False)
         same_trial(out / t["run_dir"], here / t["run_dir"])
 
 
@@ -131,7 +131,7 @@ def test_a_killed_worker_is_resumed_by_tune_and_the_trial_stays_bit_identical(cl
     assert trials["lr=2"]["reason"] is None
     here = local_sweep(tmp_path / "local", *args)
     for t in trials.values():
-        check_complete_run(out / t["run_dir"], [0, 1])
+        check_complete_run(out / t["run_dir"], [0, 1], plot=False)
         same_trial(out / t["run_dir"], here / t["run_dir"])
 
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # imported where used, so that `pgrad --help` starts fast
 ALGOS = sorted(ALGORITHMS)
 FLAG_TYPES = {"int": int, "float": float, "float | None": float, "str": str}
 """Config field annotation -> the argparse type of its flag (bool fields get --x / --no-x)."""
+NO_PLOT_HELP = "leave learning_curve.png out of the run folder (pgrad plot draws it later)"
 TENSORBOARD_HELP = ("also log to TensorBoard: one run per seed in DIR/<run folder name>/seed_<seed>/ "
                     "(needs pgrad[tensorboard])")
 
@@ -139,6 +140,7 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
                        help="write the run folder with a checkpoint every SECONDS of training (0: never; "
                             "default: 60)")
     train.add_argument("--tensorboard", default=None, metavar="DIR", help=TENSORBOARD_HELP)
+    train.add_argument("--no-plot", dest="plot", action="store_false", help=NO_PLOT_HELP)
     add_config_flags(train, config_class(algo))
     resume = sub.add_parser("resume", help="continue an interrupted run where it stopped",
                             description="Continue a run folder holding a checkpoint (written every "
@@ -150,6 +152,7 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
     resume.add_argument("--tensorboard", default=None, metavar="DIR",
                         help=TENSORBOARD_HELP + "; appends to the runs the interrupted run wrote")
     resume.add_argument("--quiet", action="store_true", help="no live progress")
+    resume.add_argument("--no-plot", dest="plot", action="store_false", help=NO_PLOT_HELP)
     ev = sub.add_parser("eval", help="evaluate a run's final policy")
     ev.add_argument("run_dir", type=Path)
     ev.add_argument("--episodes", type=int, default=100, help="episodes per seed (default: 100)")
@@ -318,7 +321,7 @@ def _train_to_end(algorithm: Algorithm, state: TrainState, target: Path, out: st
         if board is not None:
             board.flush()  # TensorBoard holds every event up to the checkpoint before it is written
         write_run(target, algo=st.algo, config=config, seeds=seeds, result=loop.result(algorithm, st, status),
-                  force=True, run_status=status,
+                  force=True, run_status=status, plot=args.plot,
                   checkpoint=lambda folder: checkpoint.save(algorithm, st, folder))
         timer.written()
         written(target, status)
@@ -345,7 +348,7 @@ def _train_to_end(algorithm: Algorithm, state: TrainState, target: Path, out: st
             print(f"pgrad: interrupted; {hint}", file=sys.stderr)
             return 130 if signals.signum == signal.SIGINT else 143
         write_run(target, algo=state.algo, config=config, seeds=seeds, result=result, eval_returns=ret,
-                  eval_greedy_returns=greedy, force=True)
+                  eval_greedy_returns=greedy, force=True, plot=args.plot)
         written(target, "done")
     solved = int(result.solved.sum())
     console.print(f"solved {solved}/{len(seeds)} seeds in {result.wall_seconds:.3f} s; "

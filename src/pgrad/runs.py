@@ -80,14 +80,14 @@ still training; a snapshot written on SIGINT or SIGTERM. The last two hold ``che
 def write_run(out: Path, *, algo: str, config: Any, seeds: Sequence[int], result: TrainResult,
               eval_returns: np.ndarray | None = None,
               eval_greedy_returns: np.ndarray | None = None, force: bool = False, run_status: str = "done",
-              checkpoint: Callable[[Path], None] | None = None) -> Path:
+              checkpoint: Callable[[Path], None] | None = None, plot: bool = True) -> Path:
     """Write the run folder of a training result, whole; returns its path.
 
     A finished run (``run_status`` "done") has its final evaluation; a snapshot ("running",
     "interrupted") has none (null in summary.json), and ``checkpoint(folder)`` writes the training
-    state into its ``checkpoint/`` for ``pgrad resume``.
+    state into its ``checkpoint/`` for ``pgrad resume``. ``plot=False`` leaves out
+    learning_curve.png (``pgrad plot`` draws it later from metrics.csv).
     """
-    from pgrad.plotting import learning_curve
 
     target = check_out_dir(out, force)
     with folders.written_whole(target, "run") as tmp:
@@ -126,7 +126,10 @@ def write_run(out: Path, *, algo: str, config: Any, seeds: Sequence[int], result
                         "final_eval_mean_over_seeds": (None if eval_returns is None
                                                        else float(eval_returns.mean()))}
         (tmp / "summary.json").write_text(folders.dumps(summary))
-        learning_curve(rows, solve_threshold(config), config.solve_window, tmp / "learning_curve.png")
+        if plot:
+            from pgrad.plotting import learning_curve
+
+            learning_curve(rows, solve_threshold(config), config.solve_window, tmp / "learning_curve.png")
         if checkpoint is not None:
             checkpoint(tmp / "checkpoint")
     return target

@@ -311,7 +311,8 @@ def task(folder: Path, spec: SweepSpec, trial: Trial, tensorboard: str | None = 
     starts its TensorBoard runs over, the old event files kept and hidden)."""
     run = str(folder / trial.run_dir)
     board = ["--tensorboard", tensorboard] if tensorboard is not None else []
-    resume = ["resume", run, "--quiet", "--checkpoint-every", repr(spec.checkpoint_every), *board]
+    resume = ["resume", run, "--quiet", "--no-plot", "--checkpoint-every", repr(spec.checkpoint_every),
+              *board]
     if _run_status(folder / trial.run_dir) is not None and (folder / trial.run_dir / "checkpoint").is_dir():
         return Task(trial.name, tuple(resume), run, tuple(resume))
     force = os.path.lexists(run) or tensorboard is not None

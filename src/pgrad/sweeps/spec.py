@@ -334,7 +334,7 @@ def config_flags(values: dict[str, Any]) -> list[str]:
 def train_argv(spec: SweepSpec, values: dict[str, Any], out: str) -> list[str]:
     """The ``pgrad train`` command line of a trial with swept ``values``, writing run folder ``out``."""
     return ["train", "--algo", spec.algo, *config_flags({**spec.fixed, **values}), "--seeds", spec.seeds,
-            "--out", out, "--quiet", "--checkpoint-every", repr(spec.checkpoint_every)]
+            "--out", out, "--quiet", "--no-plot", "--checkpoint-every", repr(spec.checkpoint_every)]
 
 
 def command_line(spec: SweepSpec) -> str:

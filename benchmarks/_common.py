@@ -66,3 +66,43 @@ def _looks_numeric(text: object) -> bool:
 
 def median(xs: Sequence[float]) -> float:
     return statistics.median(xs)
+
+
+def sb3_time_to_solve(make_model, total_timesteps: int, time_cap: float, window: int = 100,
+                      threshold: float = 475.0) -> dict:
+    """Build an SB3 model with ``make_model()`` (environments included, on the clock) and train it
+    until the mean of the last ``window`` Monitor returns reaches ``threshold``, ``total_timesteps``
+    run out, or ``time_cap`` seconds pass. Returns seconds, solved, capped, episodes, timesteps."""
+    import time
+    from collections import deque
+
+    import numpy as np
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class StopWhenSolved(BaseCallback):
+        def __init__(self, start: float):
+            super().__init__()
+            self.start, self.returns = start, deque(maxlen=window)
+            self.episodes, self.solved, self.capped = 0, False, False
+
+        def _on_step(self) -> bool:
+            for info in self.locals["infos"]:
+                if "episode" in info:
+                    self.returns.append(float(info["episode"]["r"]))
+                    self.episodes += 1
+            if len(self.returns) == window and np.mean(self.returns) >= threshold:
+                self.solved = True
+                return False
+            if time.perf_counter() - self.start > time_cap:
+                self.capped = True
+                return False
+            return True
+
+    start = time.perf_counter()
+    model = make_model()
+    callback = StopWhenSolved(start)
+    model.learn(total_timesteps=total_timesteps, callback=callback)
+    seconds = time.perf_counter() - start
+    model.get_env().close()
+    return {"seconds": seconds, "solved": callback.solved, "capped": callback.capped,
+            "episodes": callback.episodes, "timesteps": int(model.num_timesteps)}

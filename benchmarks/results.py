@@ -2,12 +2,14 @@
 
 For each (environment, algorithm) pair below, in this order:
 
-    CartPole-v1: reinforce (--baseline value), a2c, ppo
-    Acrobot-v1:  reinforce (--baseline value), a2c, ppo
-    Pendulum-v1: a2c, ppo
+    CartPole-v1: reinforce (--baseline value), a2c, ppo, npg, trpo, trpo (--policy mlp)
+    Acrobot-v1:  reinforce (--baseline value), a2c, ppo, trpo
+    Pendulum-v1: a2c, ppo (--policy mlp), trpo (--policy mlp)
+
+A pair's second name is its label: the algorithm, then ``-mlp`` where the run uses the MLP policy.
 
 1. train seeds 0-9 with the CLI, each pair in its own process and run folder:
-   ``pgrad train --algo ALGO --env-id ENV --seeds 0-9 --out RUNS/ENV-ALGO --quiet --force``;
+   ``pgrad train --algo ALGO --env-id ENV --seeds 0-9 --out RUNS/ENV-LABEL --quiet --force``;
    a pair whose training fails (an algorithm not written yet, an environment it does not
    support) is skipped and listed with pgrad's one-line error;
 2. run ``pgrad report`` over the run folders that exist (IQM of the final evaluation return
@@ -38,11 +40,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ENVS = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1")
 PAIRS = (("CartPole-v1", "reinforce"), ("CartPole-v1", "a2c"), ("CartPole-v1", "ppo"),
-         ("Acrobot-v1", "reinforce"), ("Acrobot-v1", "a2c"), ("Acrobot-v1", "ppo"),
-         ("Pendulum-v1", "a2c"), ("Pendulum-v1", "ppo"))
+         ("CartPole-v1", "npg"), ("CartPole-v1", "trpo"), ("CartPole-v1", "trpo-mlp"),
+         ("Acrobot-v1", "reinforce"), ("Acrobot-v1", "a2c"), ("Acrobot-v1", "ppo"), ("Acrobot-v1", "trpo"),
+         ("Pendulum-v1", "a2c"), ("Pendulum-v1", "ppo"), ("Pendulum-v1", "trpo-mlp"))
 TARGETS = {("CartPole-v1", "reinforce"): 475.0, ("CartPole-v1", "a2c"): 475.0, ("CartPole-v1", "ppo"): 475.0,
-           ("Acrobot-v1", "a2c"): -100.0, ("Acrobot-v1", "ppo"): -100.0, ("Pendulum-v1", "ppo"): -250.0}
+           ("CartPole-v1", "npg"): 475.0, ("CartPole-v1", "trpo"): 475.0, ("CartPole-v1", "trpo-mlp"): 475.0,
+           ("Acrobot-v1", "a2c"): -100.0, ("Acrobot-v1", "ppo"): -100.0, ("Acrobot-v1", "trpo"): -100.0,
+           ("Pendulum-v1", "ppo"): -250.0, ("Pendulum-v1", "trpo-mlp"): -250.0}
 """Final-return targets (IQM over seeds); pairs not listed have none."""
+
+
+def algorithm(label: str) -> str:
+    """The --algo of a pair's label ("trpo-mlp" -> "trpo")."""
+    return label.split("-")[0]
 
 PAIR_FLAGS = {
     # Pendulum-v1 needs a nonlinear policy: a Gaussian MLP with rl-zoo's PPO settings for
@@ -50,6 +60,11 @@ PAIR_FLAGS = {
     ("Pendulum-v1", "ppo"): ["--policy", "mlp", "--num-envs", "4", "--num-steps", "1024",
                              "--gamma", "0.9", "--gae-lambda", "0.95", "--epochs", "10",
                              "--minibatch-size", "64", "--mlp-lr", "0.001", "--max-steps", "100000"],
+    ("CartPole-v1", "trpo-mlp"): ["--policy", "mlp"],
+    # TRPO on Pendulum with rl-zoo's TRPO settings where pgrad has them (n_envs 2, n_steps 1024,
+    # gamma 0.9, 1e5 steps; zoo's gSDE exploration has no pgrad counterpart).
+    ("Pendulum-v1", "trpo-mlp"): ["--policy", "mlp", "--num-envs", "2", "--num-steps", "1024",
+                                  "--gamma", "0.9", "--gae-lambda", "0.95", "--max-steps", "100000"],
 }
 """Flags beyond each algorithm's defaults, per pair (printed in results.md)."""
 
@@ -71,6 +86,9 @@ SB3_ZOO = {
     ("Acrobot-v1", "ppo"): ("-73.506 ± 18.201", "1M"),
     ("Pendulum-v1", "a2c"): ("-162.965 ± 103.210", "1M"),
     ("Pendulum-v1", "ppo"): ("-172.225 ± 104.159", "100k"),
+    ("CartPole-v1", "trpo-mlp"): ("500.000 ± 0.000", "100k"),
+    ("Acrobot-v1", "trpo"): ("-83.114 ± 18.648", "100k"),
+    ("Pendulum-v1", "trpo-mlp"): ("-174.631 ± 127.577", "100k"),
 }
 CLEANRL = {
     # (env, algo): `ppo.py` column of the classic-control table in docs/rl-algorithms/ppo.md
@@ -91,7 +109,13 @@ only one run"). Rows used, verbatim:
 |ppo  |Acrobot-v1                 |    -73.506|    18.201|1M         |        149979|         2013|
 |ppo  |CartPole-v1                |    500.000|     0.000|100k       |        150000|          300|
 |ppo  |Pendulum-v1                |   -172.225|   104.159|100k       |        150000|          750|
+|trpo |Acrobot-v1                 |    -83.114|    18.648|100k       |        149976|         1783|
+|trpo |CartPole-v1                |    500.000|     0.000|100k       |        150000|          300|
+|trpo |Pendulum-v1                |   -174.631|   127.577|100k       |        150000|          750|
 ```
+
+rl-zoo's agents are MLPs (sb3-contrib's TRPO, `MlpPolicy`), so its TRPO numbers sit beside pgrad's
+MLP rows; its Acrobot-v1 TRPO row sits beside pgrad's linear TRPO (pgrad has no MLP run there).
 
 **CleanRL**: [docs, PPO, `ppo.py`, Experiment results]({CLEANRL_DOCS})
 ([source]({CLEANRL_URL}), commit `{CLEANRL_COMMIT[:8]}`): "average episodic returns for
@@ -101,7 +125,8 @@ steps (`ppo.py`'s default `total_timesteps`), from the runs' logged training epi
 `| CartPole-v1 | 490.04 ± 6.12 | 497.54 ± 4.02 |` and `| Acrobot-v1 | -86.36 ± 1.32 | -81.82 ± 5.58 |`
 (the second column is openai/baselines' PPO, not used here).
 
-**n/a** where no number was found: neither rl-zoo nor CleanRL has REINFORCE; CleanRL has no
+**n/a** where no number was found: neither rl-zoo nor CleanRL has REINFORCE or NPG, nor
+CleanRL TRPO (its TRPO pull request was never merged); CleanRL has no
 A2C (its [algorithm overview]({CLEANRL_OVERVIEW}) lists none); CleanRL's PPO page reports no
 Pendulum-v1 (its continuous-action PPO results are MuJoCo and dm_control tasks only).
 
@@ -135,7 +160,14 @@ def machine() -> str:
     except OSError:
         cpu = platform.processor() or "unknown CPU"
     versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("numpy", "scipy", "gymnasium"))
-    return f"{cpu}, {os.cpu_count()} logical cores; Python {platform.python_version()}, {versions}"
+    load = "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())  # wall times depend on it
+    return (f"{cpu}, {os.cpu_count()} logical cores, {load} at the end; "
+            f"Python {platform.python_version()}, {versions}")
+
+
+def label(name: str) -> str:
+    """How a pair's label reads in the table: "trpo-mlp" -> "trpo (--policy mlp)"."""
+    return f"{algorithm(name)} (--policy mlp)" if name.endswith("-mlp") else name
 
 
 def fmt(x: float | None) -> str:
@@ -166,7 +198,7 @@ def results_md(rows: dict, missing: dict, args, seconds: float, reused: dict | N
         f"Written by `python benchmarks/results.py` on {time.strftime('%Y-%m-%d')} in {seconds:.0f} s "
         f"({machine()}). Each pair: `pgrad train --algo ALGO --env-id ENV --seeds {args.seeds}` "
         f"(REINFORCE with `{extra.strip()}`; "
-        + "; ".join(f"{a} on {e} with `{' '.join(f)}`" for (e, a), f in PAIR_FLAGS.items())
+        + "; ".join(f"{algorithm(a)} on {e} with `{' '.join(f)}`" for (e, a), f in PAIR_FLAGS.items())
         + "), then `pgrad report` over the run folders.", "",
         "| environment | algorithm | pgrad IQM final return [95% CI] | seeds | target | IQM ≥ target "
         "| CI low ≥ target | SB3 rl-zoo (1 agent, steps) | CleanRL (3 seeds) | wall time (s) "
@@ -178,7 +210,7 @@ def results_md(rows: dict, missing: dict, args, seconds: float, reused: dict | N
         zoo = SB3_ZOO.get((env_id, algo))
         zoo_cell = f"{zoo[0]} ({zoo[1]})" if zoo else "n/a"
         clean_cell = CLEANRL.get((env_id, algo), "n/a")
-        name = f"{algo} ({extra.strip()})" if algo == "reinforce" else algo
+        name = f"{algo} ({extra.strip()})" if algo == "reinforce" else label(algo)
         row = rows.get((env_id, algo))
         if row is None:
             lines.append(f"| {env_id} | {name} | not run¹ | – | {fmt(target) if target else '–'} | – | – "
@@ -190,10 +222,10 @@ def results_md(rows: dict, missing: dict, args, seconds: float, reused: dict | N
                      f"| {fmt(target) if target else '–'} | {met(row['iqm'], target)} "
                      f"| {met(row['ci_low'], target)} "
                      f"| {zoo_cell} | {clean_cell} | {row['wall_seconds']:.2f} | {steps} |")
-    lines += ["", "Targets: CartPole-v1 ≥ 475 for every algorithm; Acrobot-v1 ≥ -100 for A2C and PPO; "
-              "Pendulum-v1 ≥ -250 for PPO; – where a pair has none. IQM and CI as `pgrad report` "
-              "computes them (interquartile mean over seeds; stratified percentile bootstrap, 10,000 "
-              "resamples, seed 0).",
+    lines += ["", "Targets: CartPole-v1 ≥ 475 for every algorithm; Acrobot-v1 ≥ -100 for A2C, PPO and TRPO; "
+              "Pendulum-v1 ≥ -250 for PPO and TRPO (MLP); – where a pair has none. IQM and CI as "
+              "`pgrad report` computes them (interquartile mean over seeds; stratified percentile "
+              "bootstrap, 10,000 resamples, seed 0).",
               ""]
     if rows:
         lines += [f"![learning curves]({args.md.with_suffix('.png').name})", ""]
@@ -222,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="--baseline for REINFORCE (default: value)")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse existing run folders instead of retraining")
+    parser.add_argument("--only", default="",
+                        help="comma-separated labels to train (e.g. npg,trpo,trpo-mlp); the other pairs "
+                             "are reused from earlier run folders where they exist (default: all)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds allowed per pair (default: none)")
     args = parser.parse_args(argv)
@@ -233,10 +268,14 @@ def main(argv: list[str] | None = None) -> int:
         out = args.runs / f"{env_id}-{algo}"
         extra = ["--baseline", args.reinforce_baseline] if algo == "reinforce" else []
         extra += PAIR_FLAGS.get((env_id, algo), [])
+        if args.only and algo not in args.only.split(","):
+            if (out / "summary.json").is_file():  # not retrained: the folder of an earlier run
+                done[(env_id, algo)] = reused[(env_id, algo)] = out
+            continue
         if args.reuse and (out / "summary.json").is_file():
             done[(env_id, algo)] = reused[(env_id, algo)] = out
             continue
-        why = train(env_id, algo, args.seeds, out, extra, args.timeout)
+        why = train(env_id, algorithm(algo), args.seeds, out, extra, args.timeout)
         if why is None:
             done[(env_id, algo)] = out
         else:

@@ -230,8 +230,8 @@ def results_md(rows: dict, missing: dict, args, seconds: float, reused: dict | N
     if rows:
         lines += [f"![learning curves]({args.md.with_suffix('.png').name})", ""]
     if reused:
-        lines += ["Reused, not trained in this run (`--reuse`): the figures of these pairs come from "
-                  "earlier run folders:", ""]
+        lines += ["Reused, not trained in this run (`--reuse` or `--only`): the figures of these pairs "
+                  "come from earlier run folders:", ""]
         lines += [f"- {env_id} / {algo}: `{out}`, {provenance(out)}"
                   for (env_id, algo), out in reused.items()]
         lines.append("")

@@ -59,7 +59,8 @@ def test_a_gymnasium_id_pgrad_does_not_implement(tmp_path, capsys):
     (["train", "--algo", "ppo", "--env-id", "Blackjack-v1"], "unsupported observation space Tuple"),
     (["train", "--algo", "ppo", "--minibatch-size", "7"], "--minibatch-size 7 must divide"),
     (["train", "--algo", "a2c", "--policy", "cnn"], "invalid choice: 'cnn'"),
-    (["train", "--algo", "sac"], "invalid choice: 'sac' (choose from a2c, npg, ppo, reinforce, trpo)"),
+    (["train", "--algo", "dqn"],
+     "invalid choice: 'dqn' (choose from a2c, ddpg, npg, ppo, reinforce, sac, td3, trpo)"),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(argv, message, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "x")]) == 2

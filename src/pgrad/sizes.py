@@ -112,9 +112,30 @@ def actor_critic_bytes(config: Any, num_seeds: int) -> tuple[int, int]:
     return max(total, evaluation), SLACK * features
 
 
+def offpolicy_bytes(config: Any, num_seeds: int) -> int:
+    """DDPG / TD3 / SAC: the replay buffers (float32 observations and actions, float64 rewards,
+    flags), the actor and critics with their targets and Adam's moments (float32), a minibatch's
+    activations, and the evaluation (one row of actor parameters per episode)."""
+    from pgrad.algorithms.offpolicy import critic_net, make_actor
+    from pgrad.rollout import env_spec
+
+    spec = env_spec(config.env_id)
+    S, C, n, m = num_seeds, config.capacity, spec.obs_dim, spec.action_dim
+    buffer = S * C * (4 * (2 * n + m) + 8 + 2)
+    d_pi, d_q = make_actor(config, spec).dim, critic_net(config, spec).dim
+    params = S * 4 * 4 * (d_pi + 2 * d_q)
+    activations = 8 * S * config.batch_size * sum(config.hidden) * 4 * 3
+    evaluation = rollout_bytes(S * config.eval_episodes, config.time_limit, n, d_pi)
+    return SLACK * (buffer + params + activations) + evaluation
+
+
 def check_training(algo: str, config: Any, num_seeds: int) -> None:
     """Refuse (one-line ValueError) a training run that cannot fit in this machine's memory."""
     what = f"training {num_seeds:,} seed{'s' if num_seeds != 1 else ''} of {algo} on {config.env_id}"
+    if algo in ("ddpg", "td3", "sac"):
+        check_fits(what, offpolicy_bytes(config, num_seeds),
+                   "; lower --seeds, --buffer-size, --net-arch or --eval-episodes")
+        return
     if algo in ("reinforce", "npg"):
         check_fits(what, reinforce_bytes(config, num_seeds),
                    "; lower --seeds, --episodes-per-update, --max-episodes or --eval-episodes")

@@ -16,6 +16,9 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "ppo": ("pgrad.algorithms.ppo", "PPOConfig"),
     "npg": ("pgrad.algorithms.npg", "NPGConfig"),
     "trpo": ("pgrad.algorithms.trpo", "TRPOConfig"),
+    "ddpg": ("pgrad.algorithms.ddpg", "DDPGConfig"),
+    "td3": ("pgrad.algorithms.td3", "TD3Config"),
+    "sac": ("pgrad.algorithms.sac", "SACConfig"),
 }
 
 

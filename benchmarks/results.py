@@ -4,7 +4,7 @@ For each (environment, algorithm) pair below, in this order:
 
     CartPole-v1: reinforce (--baseline value), a2c, ppo, npg, trpo, trpo (--policy mlp)
     Acrobot-v1:  reinforce (--baseline value), a2c, ppo, trpo
-    Pendulum-v1: a2c, ppo (--policy mlp), trpo (--policy mlp)
+    Pendulum-v1: a2c, ppo (--policy mlp), trpo (--policy mlp), ddpg, td3, sac
 
 A pair's second name is its label: the algorithm, then ``-mlp`` where the run uses the MLP policy.
 
@@ -42,11 +42,13 @@ ENVS = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1")
 PAIRS = (("CartPole-v1", "reinforce"), ("CartPole-v1", "a2c"), ("CartPole-v1", "ppo"),
          ("CartPole-v1", "npg"), ("CartPole-v1", "trpo"), ("CartPole-v1", "trpo-mlp"),
          ("Acrobot-v1", "reinforce"), ("Acrobot-v1", "a2c"), ("Acrobot-v1", "ppo"), ("Acrobot-v1", "trpo"),
-         ("Pendulum-v1", "a2c"), ("Pendulum-v1", "ppo"), ("Pendulum-v1", "trpo-mlp"))
+         ("Pendulum-v1", "a2c"), ("Pendulum-v1", "ppo"), ("Pendulum-v1", "trpo-mlp"),
+         ("Pendulum-v1", "ddpg"), ("Pendulum-v1", "td3"), ("Pendulum-v1", "sac"))
 TARGETS = {("CartPole-v1", "reinforce"): 475.0, ("CartPole-v1", "a2c"): 475.0, ("CartPole-v1", "ppo"): 475.0,
            ("CartPole-v1", "npg"): 475.0, ("CartPole-v1", "trpo"): 475.0, ("CartPole-v1", "trpo-mlp"): 475.0,
            ("Acrobot-v1", "a2c"): -100.0, ("Acrobot-v1", "ppo"): -100.0, ("Acrobot-v1", "trpo"): -100.0,
-           ("Pendulum-v1", "ppo"): -250.0, ("Pendulum-v1", "trpo-mlp"): -250.0}
+           ("Pendulum-v1", "ppo"): -250.0, ("Pendulum-v1", "trpo-mlp"): -250.0,
+           ("Pendulum-v1", "ddpg"): -250.0, ("Pendulum-v1", "td3"): -200.0, ("Pendulum-v1", "sac"): -200.0}
 """Final-return targets (IQM over seeds); pairs not listed have none."""
 
 
@@ -89,6 +91,9 @@ SB3_ZOO = {
     ("CartPole-v1", "trpo-mlp"): ("500.000 ± 0.000", "100k"),
     ("Acrobot-v1", "trpo"): ("-83.114 ± 18.648", "100k"),
     ("Pendulum-v1", "trpo-mlp"): ("-174.631 ± 127.577", "100k"),
+    ("Pendulum-v1", "ddpg"): ("-152.099 ± 94.282", "20k"),
+    ("Pendulum-v1", "td3"): ("-151.855 ± 90.227", "20k"),
+    ("Pendulum-v1", "sac"): ("-156.995 ± 88.714", "20k"),
 }
 CLEANRL = {
     # (env, algo): `ppo.py` column of the classic-control table in docs/rl-algorithms/ppo.md
@@ -112,6 +117,9 @@ only one run"). Rows used, verbatim:
 |trpo |Acrobot-v1                 |    -83.114|    18.648|100k       |        149976|         1783|
 |trpo |CartPole-v1                |    500.000|     0.000|100k       |        150000|          300|
 |trpo |Pendulum-v1                |   -174.631|   127.577|100k       |        150000|          750|
+|ddpg |Pendulum-v1                |   -152.099|    94.282|20k        |        150000|          750|
+|td3  |Pendulum-v1                |   -151.855|    90.227|20k        |        150000|          750|
+|sac  |Pendulum-v1                |   -156.995|    88.714|20k        |        150000|          750|
 ```
 
 rl-zoo's agents are MLPs (sb3-contrib's TRPO, `MlpPolicy`), so its TRPO numbers sit beside pgrad's
@@ -133,7 +141,8 @@ Pendulum-v1 (its continuous-action PPO results are MuJoCo and dm_control tasks o
 **Not like for like.** pgrad's column is the IQM over seeds of each seed's mean return over
 its final evaluation episodes with the stochastic (sampled-action) policy; rl-zoo's is one agent
 evaluated greedily; CleanRL's averages training episodes over 3 seeds. Budgets differ too (see
-the env-steps column and the peers' `n_timesteps`).
+the env-steps column and the peers' `n_timesteps`). pgrad's DDPG, TD3 and SAC use 64 x 64
+networks (rl-zoo: 400 x 300, SAC 256 x 256) and evaluate 10 episodes per seed.
 """
 
 
@@ -223,7 +232,8 @@ def results_md(rows: dict, missing: dict, args, seconds: float, reused: dict | N
                      f"| {met(row['ci_low'], target)} "
                      f"| {zoo_cell} | {clean_cell} | {row['wall_seconds']:.2f} | {steps} |")
     lines += ["", "Targets: CartPole-v1 ≥ 475 for every algorithm; Acrobot-v1 ≥ -100 for A2C, PPO and TRPO; "
-              "Pendulum-v1 ≥ -250 for PPO and TRPO (MLP); – where a pair has none. IQM and CI as "
+              "Pendulum-v1 ≥ -250 for PPO, TRPO (MLP) and DDPG, ≥ -200 for TD3 and SAC (20,000 steps "
+              "per seed); – where a pair has none. IQM and CI as "
               "`pgrad report` computes them (interquartile mean over seeds; stratified percentile "
               "bootstrap, 10,000 resamples, seed 0).",
               ""]

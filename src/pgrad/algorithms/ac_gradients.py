@@ -165,6 +165,22 @@ def mlp_gradient(fwd: MLPForward, coef: np.ndarray, ret: Tensor, ent_coef: float
     return grad.numpy().astype(np.float64)
 
 
+def mlp_value_gradient(agent: Agent, params: np.ndarray, obs: Tensor, ret: Tensor,
+                       vf_coef: float) -> np.ndarray:
+    """grad of -vf_coef mean_i (V(s_i) - R_i)^2 alone (``mlp_gradient``'s value term, the same
+    float32 arithmetic, without the policy's forward pass): [S, d_pi + d_v] float64, zero in the
+    policy's columns. params: [S, d_pi + d_v] numpy; obs [S, B, n], ret [S, B] tensors."""
+    torch = require_torch()
+    policy, value = agent.mlp_parts
+    p = torch.tensor(params, dtype=torch.float32, requires_grad=True)
+    value_loss = (value.torch_value(p[:, policy.dim:], obs) - ret).square().mean(dim=1)
+    (-vf_coef * value_loss).sum().backward()
+    grad = p.grad
+    if grad is None:
+        raise RuntimeError("autograd gave no gradient")
+    return grad.numpy().astype(np.float64)
+
+
 def to_torch(*arrays: np.ndarray) -> tuple[Tensor, ...]:
     """numpy arrays -> torch tensors (float arrays as float32)."""
     torch = require_torch()

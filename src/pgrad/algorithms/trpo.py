@@ -32,8 +32,8 @@ from pgrad.algorithms.ac_gradients import (
     MLPForward,
     forward,
     linear_gradient,
-    mlp_forward,
     mlp_gradient,
+    mlp_value_gradient,
     to_torch,
 )
 from pgrad.algorithms.ac_samples import Samples, normalize
@@ -174,11 +174,10 @@ def trpo_step(agent: Agent, config: TRPOConfig, params: np.ndarray, opt_state: t
         ret = to_torch(data.ret)[0]
         grad = mlp_gradient(fwd, adv, ret, config.ent_coef, config.vf_coef)
         g, entropy = grad[:, :d], fwd.entropy.detach().numpy()
+        (obs_t,) = to_torch(data.obs)
         for k in range(config.value_steps):  # the value term alone; the policy's moments stay 0
             if k:
-                obs_t, act_t = to_torch(data.obs, data.act)
-                grad = mlp_gradient(mlp_forward(agent, params, obs_t, act_t), np.zeros_like(adv), ret, 0.0,
-                                    config.vf_coef)
+                grad = mlp_value_gradient(agent, params, obs_t, ret, config.vf_coef)
             value_grad, _ = clip_grad_norm(np.concatenate([np.zeros_like(g), grad[:, d:]], axis=1),
                                            config.max_grad_norm)
             params, opt_state = Adam(lr).step(params, value_grad, opt_state)

@@ -106,3 +106,14 @@ def sb3_time_to_solve(make_model, total_timesteps: int, time_cap: float, window:
     model.get_env().close()
     return {"seconds": seconds, "solved": callback.solved, "capped": callback.capped,
             "episodes": callback.episodes, "timesteps": int(model.num_timesteps)}
+
+
+def solve_stats(rows: Sequence[dict]) -> list[str]:
+    """Table cells of time-to-solve runs (dicts with solved, seconds, timesteps): solved/total,
+    median, min and max wall seconds of the solved ones, median env steps to solve."""
+    solved = [r["seconds"] for r in rows if r["solved"]]
+    if not solved:
+        return [f"0/{len(rows)}", "-", "-", "-", "-"]
+    steps = statistics.median([r["timesteps"] for r in rows if r["solved"]])
+    return [f"{len(solved)}/{len(rows)}", f"{statistics.median(solved):.3f}", f"{min(solved):.3f}",
+            f"{max(solved):.3f}", f"{steps:,.0f}"]

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_header, md_table  # noqa: E402
+from _common import machine_header, md_table, solve_stats  # noqa: E402
 
 SOLVE_THRESHOLD = 475.0
 
@@ -73,15 +73,6 @@ def final_evaluation(algo: str, policy: str, seeds: list[int], episodes: int) ->
     return {"solved": int(result.solved.sum()), "reached": int((means >= SOLVE_THRESHOLD).sum()),
             "min": float(means.min()), "mean": float(means.mean()), "seconds": seconds,
             "steps": float(statistics.median(result.steps))}
-
-
-def _stats(rows: list[dict]) -> list[str]:
-    solved = [r["seconds"] for r in rows if r["solved"]]
-    if not solved:
-        return [f"0/{len(rows)}", "-", "-", "-", "-"]
-    steps = statistics.median([r["timesteps"] for r in rows if r["solved"]])
-    return [f"{len(solved)}/{len(rows)}", f"{statistics.median(solved):.3f}", f"{min(solved):.3f}",
-            f"{max(solved):.3f}", f"{steps:,.0f}"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
           + f" torch threads {torch.get_num_threads()}.\n")
     names = {"a": "pgrad PPO, linear policy, defaults", "b": "pgrad PPO, MLP policy (`policy=\"mlp\"`)",
              "c": "SB3 PPO, rl-zoo3 CartPole-v1 hyperparameters"}
-    rows = [[f"{names[k]} (seeds 0-{args.seeds - 1}, each alone)", *_stats(v)]
+    rows = [[f"{names[k]} (seeds 0-{args.seeds - 1}, each alone)", *solve_stats(v)]
             for k, v in timed.items() if v]
     if rows:
         print(md_table(["run", "solved", "wall s (median)", "min", "max", "env steps to solve (median)"],

@@ -31,14 +31,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
-from collections import deque
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_header, md_table  # noqa: E402
+from _common import machine_header, md_table, sb3_time_to_solve  # noqa: E402
 
 SOLVE_THRESHOLD = 475.0
 SOLVE_WINDOW = 100
@@ -121,44 +117,17 @@ def ppo_kwargs(hyper: dict) -> dict:
 def sb3_solve(seed: int, hyper: dict, time_cap: float, max_timesteps: int | None) -> dict:
     """(c) Train SB3 PPO on CartPole-v1 until the last 100 Monitor returns average 475."""
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
 
-    class StopWhenSolved(BaseCallback):
-        def __init__(self, start: float):
-            super().__init__()
-            self.start = start
-            self.returns: deque[float] = deque(maxlen=SOLVE_WINDOW)
-            self.episodes = 0
-            self.solved = False
-            self.capped = False
-
-        def _on_step(self) -> bool:
-            for info in self.locals["infos"]:
-                if "episode" in info:
-                    self.returns.append(float(info["episode"]["r"]))
-                    self.episodes += 1
-            if len(self.returns) == SOLVE_WINDOW and np.mean(self.returns) >= SOLVE_THRESHOLD:
-                self.solved = True
-                return False
-            if time.perf_counter() - self.start > time_cap:
-                self.capped = True
-                return False
-            return True
-
-    start = time.perf_counter()
-    env = make_vec_env("CartPole-v1", n_envs=hyper["n_envs"], seed=seed)
-    model = PPO(hyper["policy"], env, seed=seed, device="cpu", verbose=0, **ppo_kwargs(hyper))
-    callback = StopWhenSolved(start)
-    model.learn(total_timesteps=int(max_timesteps or hyper["n_timesteps"]), callback=callback)
-    seconds = time.perf_counter() - start
-    env.close()
-    print(f"  SB3 PPO seed {seed}: {seconds:.1f} s, solved {callback.solved}, "
-          f"{model.num_timesteps} steps, {callback.episodes} episodes"
-          f"{' (time cap)' if callback.capped else ''}", file=sys.stderr)
-    return {"seed": seed, "seconds": seconds, "solved": callback.solved,
-            "episodes": callback.episodes, "timesteps": int(model.num_timesteps),
-            "capped": callback.capped}
+    def make():
+        env = make_vec_env("CartPole-v1", n_envs=hyper["n_envs"], seed=seed)
+        return PPO(hyper["policy"], env, seed=seed, device="cpu", verbose=0, **ppo_kwargs(hyper))
+    out = sb3_time_to_solve(make, int(max_timesteps or hyper["n_timesteps"]), time_cap, SOLVE_WINDOW,
+                            SOLVE_THRESHOLD)
+    print(f"  SB3 PPO seed {seed}: {out['seconds']:.1f} s, solved {out['solved']}, "
+          f"{out['timesteps']} steps, {out['episodes']} episodes"
+          f"{' (time cap)' if out['capped'] else ''}", file=sys.stderr)
+    return {"seed": seed, **out}
 
 
 # ---------------------------------------------------------------------------------------------

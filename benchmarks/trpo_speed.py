@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_header, md_table, sb3_time_to_solve  # noqa: E402
+from _common import machine_header, md_table, sb3_time_to_solve, solve_stats  # noqa: E402
 
 ZOO_CARTPOLE = {"n_envs": 2, "n_timesteps": 100_000, "policy": "MlpPolicy", "n_steps": 512, "batch_size": 512,
                 "cg_damping": 1e-3, "gae_lambda": 0.98, "gamma": 0.99, "learning_rate": 1e-3,
@@ -86,15 +86,6 @@ def batched(policy: str, seeds: list[int]) -> dict:
                                              else result.steps))}
 
 
-def _stats(rows: list[dict]) -> list[str]:
-    solved = [r["seconds"] for r in rows if r["solved"]]
-    if not solved:
-        return [f"0/{len(rows)}", "-", "-", "-", "-"]
-    steps = statistics.median([r["timesteps"] for r in rows if r["solved"]])
-    return [f"{len(solved)}/{len(rows)}", f"{statistics.median(solved):.2f}", f"{min(solved):.2f}",
-            f"{max(solved):.2f}", f"{steps:,.0f}"]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="(a-c) seeds 0..N-1, each alone (default: 5)")
@@ -137,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
           + f" torch threads {torch.get_num_threads()}.\n")
     names = {"a": "pgrad TRPO, linear policy, defaults", "b": "pgrad TRPO, MLP policy (`policy=\"mlp\"`)",
              "c": "sb3-contrib TRPO, rl-zoo3 CartPole-v1 hyperparameters"}
-    rows = [[f"{names[k]} (seeds 0-{len(v) - 1}, each alone)", *_stats(v)] for k, v in timed.items() if v]
+    rows = [[f"{names[k]} (seeds 0-{len(v) - 1}, each alone)", *solve_stats(v)]
+            for k, v in timed.items() if v]
     if rows:
         print(md_table(["run", "solved", "wall s (median)", "min", "max", "env steps to solve (median)"],
                        rows))

@@ -174,3 +174,25 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path, capsys, case, messa
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("final_eval", [[None], [None, None], [1.0, None]])
+def test_a_run_without_final_evaluation_is_refused_in_one_line(final_eval, tmp_path, capsys):
+    # found by the fuzz test: a single-seed summary.json with "final_eval_mean": null read as NaN
+    run = make_run(tmp_path / "snap", final_eval=final_eval)
+    out = tmp_path / "report"
+    assert main(["report", str(run), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "final_eval_mean must be finite" in err and "not finished" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("threshold", [1e308, -1e308, 1e12, float("inf")])
+def test_learning_curve_with_a_threshold_far_off_the_returns(threshold, tmp_path):
+    # found by the fuzz test: --solve-threshold 1e308 made matplotlib fail drawing the line
+    from pgrad.plotting import learning_curve
+
+    rows = [(s, i + 1, float(-500 + 3 * i)) for s in (0, 1) for i in range(50)]
+    for data in (rows, rows[:50], []):
+        path = learning_curve(data, threshold, 10, tmp_path / "curve.png")
+        assert path.read_bytes()[:4] == b"\x89PNG"

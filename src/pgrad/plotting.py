@@ -55,8 +55,10 @@ def learning_curve(rows: Iterable[tuple[Any, ...] | Mapping[str, Any]], threshol
         ax.fill_between(episodes, q25, q75, alpha=0.3, color="tab:blue", label="interquartile range")
         ax.plot(episodes, q50, color="tab:blue", lw=2,
                 label=f"median over {len(curves)} seeds of mean of last {window}")
-    if np.isfinite(threshold):
+    if np.isfinite(threshold) and _near_data(threshold, by_seed):
         ax.axhline(threshold, ls="--", color="tab:red", lw=1, label=f"threshold {threshold:g}")
+    elif np.isfinite(threshold):  # far off the returns: a line there would squash (or break) the axis
+        ax.plot([], [], ls="--", color="tab:red", lw=1, label=f"threshold {threshold:g} (off the chart)")
     ax.set_xlabel("episode")
     ax.set_ylabel("return")
     if by_seed:
@@ -65,3 +67,12 @@ def learning_curve(rows: Iterable[tuple[Any, ...] | Mapping[str, Any]], threshol
     fig.tight_layout()
     fig.savefig(path, format="png")
     return Path(path)
+
+
+def _near_data(threshold: float, by_seed: Mapping[Any, list[float]]) -> bool:
+    """Whether a threshold line fits on the returns' axis: within 10 spans of the returns' range
+    (no returns: within 1e6 of 0)."""
+    returns = [r for rs in by_seed.values() for r in rs]
+    lo, hi = (min(returns), max(returns)) if returns else (0.0, 0.0)
+    span = max(hi - lo, abs(hi), abs(lo), 1.0)
+    return lo - 10 * span <= threshold <= hi + 10 * span if returns else abs(threshold) <= 1e6

@@ -129,6 +129,9 @@ def load_run(path: Path) -> Run:
         _fail(path, f"missing or malformed field {e}")
     if final_eval.shape != (len(seeds),):
         _fail(path, f"summary.json has {final_eval.size} final_eval_mean values for {len(seeds)} seeds")
+    if not np.isfinite(final_eval).all():  # null: a snapshot of an unfinished run, not a result
+        _fail(path, "summary.json final_eval_mean must be finite numbers (null: the run has not finished; "
+                    "pgrad resume it first)")
     window, threshold = config.get("solve_window", DEFAULT_WINDOW), config.get("solve_threshold")
     if isinstance(window, bool) or not isinstance(window, int) or window < 1:
         _fail(path, f"config.json solve_window must be a positive integer, is {window!r}")

@@ -68,7 +68,8 @@ class TRPOConfig(Base):
     T = 16 (N 8 or 64): 2 to 5 of 5, evaluations down to 135 (the old default N 64, T 16, lambda
     0.95: 4 of 5, three evaluations below 310); N 8, T 128: 5 of 5, 62k, all 500 (lambda 0.95) or
     one 374 (0.98); N 16, T 32: 5 of 5, 64k, all 500; N 16, T 64: 5 of 5, 64k, one 462; N 32, T 32:
-    5 of 5, 68k, one 467; N 32, T 64: 5 of 5, 76k, one 215 (N 64, T 128: interrupted, not finished). Short segments starve GAE of
+    5 of 5, 68k, one 467; N 32, T 64: 5 of 5, 76k, one 215 (N 64, T 128: interrupted, not
+    finished). Short segments starve GAE of
     real returns while the value MLP is still poor. With the linear policy every one of these
     segments solves seeds 0-9 (10 of 10), N 16 x T 64 in median 71k steps; N 8 x T 128 takes
     about twice the wall time (fewer environments per step), so N 16, T 64 is the default for both.

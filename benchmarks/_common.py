@@ -117,3 +117,23 @@ def solve_stats(rows: Sequence[dict]) -> list[str]:
     steps = statistics.median([r["timesteps"] for r in rows if r["solved"]])
     return [f"{len(solved)}/{len(rows)}", f"{statistics.median(solved):.3f}", f"{min(solved):.3f}",
             f"{max(solved):.3f}", f"{steps:,.0f}"]
+
+
+def print_solve_table(timed: dict[str, list[dict]], names: dict[str, str], peer: str,
+                      peer_label: str) -> list[float]:
+    """Print the time-to-solve table of the runs in ``timed`` (key -> rows of seeds trained alone)
+    and, for every other key, the ratio of the peer's median wall seconds to its own; returns the
+    peer's solved seconds."""
+    rows = [[f"{names[k]} (seeds 0-{len(v) - 1}, each alone)", *solve_stats(v)]
+            for k, v in timed.items() if v]
+    if rows:
+        print(md_table(["run", "solved", "wall s (median)", "min", "max", "env steps to solve (median)"],
+                       rows))
+        print()
+    solved_peer = [r["seconds"] for r in timed.get(peer, []) if r["solved"]]
+    for key, runs in timed.items():
+        mine = [r["seconds"] for r in runs if r["solved"]]
+        if key != peer and mine and solved_peer:
+            ratio = statistics.median(solved_peer) / statistics.median(mine)
+            print(f"- {peer_label} / {names[key]}: **{ratio:.1f}x** (the median wall seconds to solve)")
+    return solved_peer

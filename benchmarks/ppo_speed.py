@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_header, md_table, solve_stats  # noqa: E402
+from _common import machine_header, md_table, print_solve_table  # noqa: E402
 
 SOLVE_THRESHOLD = 475.0
 
@@ -117,18 +117,7 @@ def main(argv: list[str] | None = None) -> int:
           + f" torch threads {torch.get_num_threads()}.\n")
     names = {"a": "pgrad PPO, linear policy, defaults", "b": "pgrad PPO, MLP policy (`policy=\"mlp\"`)",
              "c": "SB3 PPO, rl-zoo3 CartPole-v1 hyperparameters"}
-    rows = [[f"{names[k]} (seeds 0-{args.seeds - 1}, each alone)", *solve_stats(v)]
-            for k, v in timed.items() if v]
-    if rows:
-        print(md_table(["run", "solved", "wall s (median)", "min", "max", "env steps to solve (median)"],
-                       rows))
-        print()
-    peer = [r["seconds"] for r in timed["c"] if r["solved"]]
-    for key in ("a", "b"):
-        mine = [r["seconds"] for r in timed[key] if r["solved"]]
-        if mine and peer:
-            print(f"- SB3 / {names[key]}: **{statistics.median(peer) / statistics.median(mine):.0f}x** "
-                  "(ratio of the median wall seconds to solve)")
+    print_solve_table(timed, names, "c", "SB3")
     if "d" in args.parts:
         seeds = list(range(args.eval_seeds))
         evals = [(algo, policy, final_evaluation(algo, policy, seeds, args.eval_episodes))

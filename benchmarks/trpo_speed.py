@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_header, md_table, sb3_time_to_solve, solve_stats  # noqa: E402
+from _common import machine_header, md_table, print_solve_table, sb3_time_to_solve  # noqa: E402
 
 ZOO_CARTPOLE = {"n_envs": 2, "n_timesteps": 100_000, "policy": "MlpPolicy", "n_steps": 512, "batch_size": 512,
                 "cg_damping": 1e-3, "gae_lambda": 0.98, "gamma": 0.99, "learning_rate": 1e-3,
@@ -128,18 +128,7 @@ def main(argv: list[str] | None = None) -> int:
           + f" torch threads {torch.get_num_threads()}.\n")
     names = {"a": "pgrad TRPO, linear policy, defaults", "b": "pgrad TRPO, MLP policy (`policy=\"mlp\"`)",
              "c": "sb3-contrib TRPO, rl-zoo3 CartPole-v1 hyperparameters"}
-    rows = [[f"{names[k]} (seeds 0-{len(v) - 1}, each alone)", *solve_stats(v)]
-            for k, v in timed.items() if v]
-    if rows:
-        print(md_table(["run", "solved", "wall s (median)", "min", "max", "env steps to solve (median)"],
-                       rows))
-        print()
-    peer = [r["seconds"] for r in timed["c"] if r["solved"]]
-    for key in ("a", "b"):
-        mine = [r["seconds"] for r in timed[key] if r["solved"]]
-        if mine and peer:
-            ratio = statistics.median(peer) / statistics.median(mine)
-            print(f"- sb3-contrib / {names[key]}: **{ratio:.1f}x** (the median wall seconds to solve)")
+    peer = print_solve_table(timed, names, "c", "sb3-contrib")
     if "d" in args.parts:
         seeds = list(range(args.batched_seeds))
         print(f"\n## pgrad TRPO, seeds 0-{len(seeds) - 1} in one train call\n")

@@ -150,6 +150,17 @@ def test_resume_ships_each_interrupted_trials_snapshot_to_its_ray_trial(pair, lo
             assert any((tmp_path / "tb" / t["name"] / f"seed_{seed}").glob("events.out.tfevents.*")), t
 
 
+def test_a_storage_folder_the_user_gave_is_kept_with_what_it_held(local_ray, tmp_path):
+    # pgrad removes only the temporary Tune storage it made itself, never --storage
+    storage = tmp_path / "tune-storage"
+    storage.mkdir()
+    (storage / "theirs.txt").write_text("not pgrad's")
+    args = ["--grid", "lr=1", "--seeds", "0", "--max-episodes", "24", "--eval-episodes", "2"]
+    assert sweep(*args, "--backend", "ray", "--storage", str(storage), "--out", str(tmp_path / "s")) == 0
+    assert (storage / "theirs.txt").read_text() == "not pgrad's"
+    assert any(p.name.startswith("pgrad-sweep-") for p in storage.iterdir())  # Tune's run stays there
+
+
 def test_asha_stops_the_trials_that_fall_behind(local_ray, tmp_path):
     out = tmp_path / "asha"
     args = ["--grid", "lr=2,1.5,0.002,0.001", *SEEDS, "--episodes-per-update", "8", "--max-episodes", "300",

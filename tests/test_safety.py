@@ -446,6 +446,18 @@ def test_run_folders_record_version_and_commit(run_dir):
     assert folders.read_marker(run_dir)["git_commit"] == meta["git_commit"]
 
 
+def test_the_commit_is_asked_of_git_once_per_process(monkeypatch):
+    """A sweep rewrites sweep.json and its marker at every trial's start and end: one git
+    process per process, not one per file written."""
+    calls = []
+    real = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a) or real(*a, **k))
+    folders.git_commit.cache_clear()
+    first = folders.git_commit()
+    assert [folders.git_commit() for _ in range(3)] == [first] * 3
+    assert len(calls) == 1
+
+
 def test_an_installed_copy_inside_another_repository_records_no_commit(tmp_path):
     """site-packages inside an unrelated git repository must not lend pgrad that repo's commit."""
     repo = tmp_path / "other"

@@ -37,6 +37,7 @@ import pytest
 
 from helpers import check_complete_run, leftovers, strict_json, tree_hash
 from pgrad.cli import main
+from pgrad.rollout import threads
 from pgrad.stats import iqm
 from pgrad.sweeps import layout, local, report, spec
 
@@ -164,6 +165,17 @@ def test_a_ranking_begun_while_the_sweep_runs_gives_the_report_of_one_made_at_th
     other = report.Ranking(copies["at the end"], seed=1)
     with pytest.raises(ValueError, match="a ranking of"):
         report.write_report(copies["at the end"], spec, trials, ranking=other)
+
+
+def test_the_ranking_reads_each_trials_summary_not_its_training_curves(grid_sweep, tmp_path):
+    spec, trials = layout.read(grid_sweep)
+    copy = tmp_path / "copy"
+    shutil.copytree(grid_sweep, copy)
+    for trial in trials:  # the per-episode curves: long, and nothing in the report comes from them
+        (copy / trial.run_dir / "metrics.csv").unlink()
+    text, ranked = report.write_report(copy, spec, trials)
+    assert len(ranked) == len(trials) and "unreadable" not in text
+    assert (grid_sweep / "report.md").read_bytes() == (copy / "report.md").read_bytes()
 
 
 def test_probability_of_improvement_counts_wins_and_half_ties():
@@ -297,9 +309,12 @@ def test_a_tampered_trial_name_cannot_lead_out_of_the_sweep_folder(grid_sweep, t
 def test_workers_start_single_threaded(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "8")
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.delenv("PGRAD_THREADS", raising=False)
     with local.single_threaded():  # what a worker started here inherits
-        assert [os.environ[k] for k in local.THREAD_VARS] == ["1", "1", "1"]
+        assert all(os.environ[k] == "1" for k in local.THREAD_VARS)
+        assert threads.count() == 1  # pgrad's own threads (the compiled rollout, REINFORCE's seed groups)
     assert os.environ["OMP_NUM_THREADS"] == "8" and "MKL_NUM_THREADS" not in os.environ
+    assert "PGRAD_THREADS" not in os.environ
 
 
 # ---------------------------------------------------------------------------------------------

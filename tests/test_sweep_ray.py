@@ -150,6 +150,19 @@ def test_resume_ships_each_interrupted_trials_snapshot_to_its_ray_trial(pair, lo
             assert any((tmp_path / "tb" / t["name"] / f"seed_{seed}").glob("events.out.tfevents.*")), t
 
 
+def test_a_ray_trial_uses_as_many_pgrad_threads_as_it_was_given_cpus(local_ray):
+    from pgrad.sweeps.ray_trial import pin_threads
+
+    @ray.remote
+    def threads_in_a_trial() -> int:
+        from pgrad.rollout import threads
+
+        pin_threads()
+        return threads.count()
+
+    assert ray.get([threads_in_a_trial.options(num_cpus=n).remote() for n in (1, 2)]) == [1, 2]
+
+
 def test_a_storage_folder_the_user_gave_is_kept_with_what_it_held(local_ray, tmp_path):
     # pgrad removes only the temporary Tune storage it made itself, never --storage
     storage = tmp_path / "tune-storage"

@@ -25,6 +25,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import functools
 import json
 import math
 import os
@@ -97,9 +98,11 @@ def _reason(e: BaseException) -> str:
 # The marker
 # ---------------------------------------------------------------------------------------------
 
+@functools.cache
 def git_commit() -> str | None:
     """The commit of the pgrad source tree this module was imported from, or None (an installed
-    copy, or git missing). Only a checkout whose top level holds this very package counts."""
+    copy, or git missing). Only a checkout whose top level holds this very package counts. Asked
+    of git once per process (a sweep writes its folder's files dozens of times)."""
     import subprocess
 
     package = Path(__file__).resolve().parent

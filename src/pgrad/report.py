@@ -114,8 +114,10 @@ def _read_json(path: Path, name: str) -> dict:
     return data
 
 
-def load_run(path: Path) -> Run:
-    """Read config.json, summary.json and metrics.csv; a one-line ValueError if not a run folder."""
+def load_run(path: Path, *, curves: bool = True) -> Run:
+    """Read config.json, summary.json and metrics.csv; a one-line ValueError if not a run folder.
+    ``curves=False`` leaves metrics.csv unread (``returns`` empty, ``steps`` None): what a ranking
+    of final results needs is all in summary.json."""
     path = Path(path)
     if not path.is_dir():
         _fail(path, "no such folder")
@@ -144,6 +146,10 @@ def load_run(path: Path) -> Run:
         if env_steps.shape != (len(seeds),) or not all(isinstance(n, int) and n >= 0 for n in env_steps):
             _fail(path, "summary.json env_steps must hold one non-negative integer per seed")
         env_steps = int(sum(env_steps))
+    if not curves:
+        return Run(path=path, algo=algo, env_id=env_id, config=config, seeds=tuple(seeds),
+                   final_eval=final_eval, wall_seconds=wall_seconds, returns=(), steps=None,
+                   summary_env_steps=env_steps)
     try:
         with open(path / "metrics.csv", newline="") as f:
             rows = list(csv.DictReader(f))

@@ -1,8 +1,8 @@
 """The local backend: trials in ``workers`` long-lived worker processes on this machine.
 
 Each worker is a fresh interpreter (multiprocessing's ``spawn``), started with
-OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = 1 in its environment so that every
-trial is single-threaded, and runs one trial at a time (:func:`pgrad.sweeps.run_trial`: ``pgrad
+OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = PGRAD_THREADS = 1 in its environment so
+that every trial is single-threaded (the trials are the parallelism), and runs one trial at a time (:func:`pgrad.sweeps.run_trial`: ``pgrad
 train`` in-process), sending back its :class:`~pgrad.sweeps.Outcome` through its own pipe.
 
 Signals: a worker has its own process group, so a terminal's Ctrl-C reaches the sweep alone; the
@@ -36,7 +36,7 @@ from types import FrameType
 
 from pgrad.sweeps import Outcome, Report, Task, run_trial
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PGRAD_THREADS")
 POLL_SECONDS = 0.2
 """How often the sweep looks at its signals while waiting for trials."""
 JOIN_SECONDS = 60.0
@@ -67,8 +67,8 @@ def _serve(conn: Connection, parent: int) -> None:
 
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
-    """OMP/OPENBLAS/MKL_NUM_THREADS=1 in this process's environment inside the block (what a
-    process started meanwhile inherits), restored after."""
+    """OMP/OPENBLAS/MKL_NUM_THREADS and PGRAD_THREADS = 1 in this process's environment inside the
+    block (what a process started meanwhile inherits), restored after."""
     saved = {k: os.environ.get(k) for k in THREAD_VARS}
     os.environ.update(dict.fromkeys(THREAD_VARS, "1"))
     try:

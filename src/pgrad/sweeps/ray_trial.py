@@ -24,6 +24,7 @@ path (no pickle, no links); :func:`write_files` puts them back.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -136,6 +137,15 @@ def _update(files: dict[str, bytes]) -> int | None:
     return None if state is None else int(json.loads(state)["update"])
 
 
+def pin_threads() -> None:
+    """PGRAD_THREADS = the CPUs Ray gave this task or actor (at least 1), so that a trial's hot
+    path uses its share of the node and no more (Ray does the same for OMP_NUM_THREADS)."""
+    import ray
+
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+    os.environ["PGRAD_THREADS"] = str(max(1, int(cpus)))
+
+
 def trainable(config: dict[str, Any], snapshots: dict[str, dict[str, bytes]]) -> None:
     """Tune's function trainable of a sweep trial: ``config[TASK]`` is its task; ``snapshots``: run
     folders to resume by trial name (``tune.with_parameters``)."""
@@ -144,6 +154,7 @@ def trainable(config: dict[str, Any], snapshots: dict[str, dict[str, bytes]]) ->
 
     from pgrad.cli import TrainHooks
 
+    pin_threads()
     given = config[TASK]
     task = Task(given["name"], tuple(given["argv"]), given["run_dir"], tuple(given["resume"]))
     files, from_tune = _restored(task, snapshots)

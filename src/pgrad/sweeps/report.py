@@ -133,7 +133,7 @@ class Ranking:
         if trial.status != "done":
             return
         try:
-            run = load_run(self.folder / trial.run_dir)
+            run = load_run(self.folder / trial.run_dir, curves=False)  # the report needs no curves
             solved = _solved(run)
         except (ValueError, AttributeError) as e:
             self.unreadable.append((trial, str(e).splitlines()[0]))

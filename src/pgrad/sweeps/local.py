@@ -2,8 +2,9 @@
 
 Each worker is a fresh interpreter (multiprocessing's ``spawn``), started with
 OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = PGRAD_THREADS = 1 in its environment so
-that every trial is single-threaded (the trials are the parallelism), and runs one trial at a time (:func:`pgrad.sweeps.run_trial`: ``pgrad
-train`` in-process), sending back its :class:`~pgrad.sweeps.Outcome` through its own pipe.
+that every trial is single-threaded (the trials are the parallelism), and runs one trial at a
+time (:func:`pgrad.sweeps.run_trial`: ``pgrad train`` in-process), sending back its
+:class:`~pgrad.sweeps.Outcome` through its own pipe.
 
 Signals: a worker has its own process group, so a terminal's Ctrl-C reaches the sweep alone; the
 sweep records SIGINT / SIGTERM, starts no more trials and forwards each signal once to every

@@ -133,7 +133,7 @@ def test_pgrad_train_sac_writes_a_run_folder_that_eval_and_load_read(tmp_path, c
 
 @pytest.mark.parametrize("argv, message", [
     (["--algo", "td3", "--env-id", "CartPole-v1"], "CartPole-v1 has discrete actions"),
-    (["--algo", "sac", "--net-arch", "64,x"], "--net-arch must be comma-separated positive layer widths"),
+    (["--algo", "sac", "--net-arch", "64,x"], "--net-arch must be positive layer widths separated by commas or x"),
     (["--algo", "ddpg", "--tau", "0"], "--tau must be in (0, 1]"),
     (["--algo", "td3", "--policy-delay", "0"], "--policy-delay must be a positive integer"),
 ])
@@ -165,3 +165,15 @@ def test_a_gymnasium_id_trains_through_gymnasiums_own_envs_and_cannot_resume():
     result = td3.train(config, seeds=(0, 1))
     assert [len(t["return"]) for t in result.episodes] == [2, 2] and np.isfinite(result.theta).all()
     assert "cannot resume" in td3.ALGORITHM.restorable(config)
+
+
+def test_net_arch_takes_x_as_well_as_commas_so_that_a_sweep_can_grid_over_it():
+    from pgrad.algorithms.off_nets import parse_net_arch
+    from pgrad.sweeps.spec import parse_grid
+
+    assert parse_net_arch("400x300") == parse_net_arch("400,300") == (400, 300)
+    assert td3.TD3Config(net_arch="16x16").hidden == (16, 16)
+    assert parse_grid("td3", ["net_arch=64x64,400x300"]) == {"net_arch": ("64x64", "400x300")}
+    for bad in ("64x", "x64", "64,x", "0x4", "64;64"):
+        with pytest.raises(ValueError, match="net_arch must be positive layer widths separated by"):
+            parse_net_arch(bad)

@@ -44,14 +44,15 @@ LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
 
 def parse_net_arch(text: str) -> tuple[int, ...]:
-    """"400,300" -> (400, 300); a one-line ValueError unless it is positive integers."""
+    """"400,300" or "400x300" -> (400, 300) (the x form fits in a sweep's comma-separated
+    ``--grid net_arch=64x64,400x300``); a one-line ValueError unless it is positive integers."""
     try:
-        sizes = tuple(int(x) for x in text.split(","))
+        sizes = tuple(int(x) for x in text.replace("x", ",").split(","))
     except ValueError:
         sizes = ()
     if not sizes or min(sizes) < 1:
-        raise ValueError(f"net_arch must be comma-separated positive layer widths such as 400,300, "
-                         f"got {text!r}")
+        raise ValueError(f"net_arch must be positive layer widths separated by commas or x, such as "
+                         f"400,300 or 400x300, got {text!r}")
     return sizes
 
 

@@ -51,7 +51,8 @@ class OffPolicyConfig:
     env_id: str = param("Pendulum-v1", "environment with Box actions: pgrad's own dynamics or any "
                          "Gymnasium id")
     net_arch: str = param("64,64", "hidden layer widths of the actor and of each critic (ReLU MLPs; "
-                             "multiples of 4 keep a seed in a batch bit-identical to the seed alone)")
+                             "64,64 or 64x64; multiples of 4 keep a seed in a batch bit-identical to "
+                             "the seed alone)")
     num_envs: int = param(1, "N, environments per seed, stepped in lockstep")
     train_freq: int = param(1, "T, steps per environment between updates")
     gradient_steps: int = param(1, "G, gradient steps per update")

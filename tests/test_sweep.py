@@ -155,6 +155,9 @@ def test_a_ranking_begun_while_the_sweep_runs_gives_the_report_of_one_made_at_th
         ranking = report.Ranking(copy)
         if way == "step by step":  # as the local backend does: the first trials while the last one runs
             running = [*trials[:-1], dataclasses.replace(trials[-1], status="running")]
+            assert ranking.step(running)  # the imports start on their own thread: this step does not wait
+            assert ranking.importing is not None and ranking.importing.name == "pgrad-report-imports"
+            ranking.importing.join()
             while ranking.step(running):
                 pass
             assert ranking.warm and ranking.next == len(trials) - 1

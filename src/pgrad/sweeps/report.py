@@ -22,7 +22,9 @@ and its band from a bootstrap stratified by trial.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -92,6 +94,13 @@ def _solved(run: Run) -> int:
     return int(np.sum(np.atleast_1d(np.asarray(solved, dtype=bool))))
 
 
+def _import_report_modules() -> None:
+    """Import scipy.stats and matplotlib's Figure (a failure shows where the report uses them)."""
+    with contextlib.suppress(Exception):
+        import matplotlib.figure  # noqa: F401
+        import scipy.stats  # noqa: F401
+
+
 class Ranking:
     """The ranking of a sweep's done trials, built trial by trial in the sweep's order from one
     generator (``numpy.random.default_rng(seed)``), so that a sweep can rank its first trials while
@@ -104,18 +113,24 @@ class Ranking:
         self.unreadable: list[tuple[Trial, str]] = []
         self.next = 0
         """Trials looked at so far, in the sweep's order."""
+        self.importing: threading.Thread | None = None
+        """The thread importing what the report computes and draws with, once started."""
         self.warm = False
 
     def step(self, trials: Sequence[Trial]) -> bool:
-        """One short step ahead of the report, if there is one to take now: first import what it
-        computes and draws with (scipy.stats, matplotlib), then rank the next trial once it is
-        settled (a done one: its final run folder; others are skipped). Whether it took one."""
-        if not self.warm:
-            import matplotlib.figure  # noqa: F401
-            import scipy.stats  # noqa: F401
-
-            self.warm = True
+        """One short step ahead of the report, if there is one to take now: first start importing
+        what it computes and draws with (scipy.stats, matplotlib: seconds) on a thread of its own,
+        so that the caller goes on handing out trials meanwhile; once that is done, rank the next
+        trial once it is settled (a done one: its final run folder; others are skipped). Whether
+        it took one."""
+        if self.importing is None:
+            self.importing = threading.Thread(target=_import_report_modules, name="pgrad-report-imports")
+            self.importing.start()
             return True
+        if not self.warm:
+            if self.importing.is_alive():
+                return False
+            self.warm = True
         if self.next < len(trials) and trials[self.next].status in SETTLED:
             self._take(trials[self.next])
             return True
@@ -124,6 +139,8 @@ class Ranking:
     def finish(self, trials: Sequence[Trial]) -> tuple[list[Ranked], list[tuple[Trial, str]]]:
         """Every trial not yet ranked, then the done trials of the sweep, best IQM first (ties in
         trial order), and those whose run folder cannot be read, with the reason."""
+        if self.importing is not None:
+            self.importing.join()
         for trial in trials[self.next:]:
             self._take(trial)
         return sorted(self.ranked, key=lambda r: -r.iqm), self.unreadable

@@ -1,6 +1,7 @@
 """pgrad.lqr and pgrad.continuous: the LQR's exact J, grad J and Q_t checked by hand, by central
-differences and by Monte Carlo through the rollout; the DPG and reparameterisation estimators with
-the exact critic against the exact gradient; the deterministic linear policy; bad input."""
+differences and by Monte Carlo through the rollout; the DPG, reparameterisation and soft (SAC)
+reparameterisation estimators with the exact critic against the exact gradient; the soft objective
+J_alpha; the deterministic linear policy; bad input."""
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from pgrad.continuous import (
     deterministic_policy_gradient,
     gaussian_action_jacobian,
     reparameterised_gradient,
+    soft_reparameterised_gradient,
 )
 from pgrad.exact import (
     LQR,
@@ -19,13 +21,15 @@ from pgrad.exact import (
     lqr_from_t_mean,
     lqr_gradient,
     lqr_objective,
+    lqr_soft_gradient,
+    lqr_soft_objective,
     lqr_values,
     random_lqr,
 )
 from pgrad.lqr import policy_matrices, state_moments
 from pgrad.policies import DeterministicLinearPolicy, GaussianLinearPolicy, LogisticPolicy
 from pgrad.rollout import rollout
-from pgrad.verify import DPG, REPARAMETERISED, Row, bias_of, lqr_cases, verify
+from pgrad.verify import DPG, REPARAMETERISED, SOFT_REPARAMETERISED, Row, bias_of, lqr_cases, verify
 
 Z = 4.0
 
@@ -186,6 +190,85 @@ def test_reparameterisation_with_the_exact_critic_is_unbiased_and_beats_the_scor
     assert g.var(axis=0).sum() < 0.2 * score_function.var(axis=0).sum()
 
 
+def entropy_by_hand(log_std):
+    """H(N(mu, diag sigma^2)) = sum_j log sigma_j + (m / 2) (1 + log 2 pi)."""
+    return np.sum(log_std) + 0.5 * log_std.size * (1.0 + np.log(2 * np.pi))
+
+
+def test_soft_objective_by_hand():
+    """The scalar case of ``test_hand_computed_scalar_case`` at alpha = 0.2: c_H = 1 + 1/2 = 3/2 and
+    H(N(mu, 1)) = (1 + log 2 pi) / 2, so J_alpha = -3.84375 + 0.15 (1 + log 2 pi),
+    dJ_alpha/dk = dJ/dk = 5/4 and dJ_alpha/d log sigma = -4.25 + 0.2 * 3/2 = -3.95."""
+    lqr, policy, theta = scalar_lqr(), GaussianLinearPolicy(1, 1, bias=False), np.array([-0.5, 0.0])
+    expected = -3.84375 + 0.15 * (1.0 + np.log(2 * np.pi))
+    assert lqr_soft_objective(lqr, policy, theta, 0.5, 0.2) == pytest.approx(expected, rel=1e-15)
+    np.testing.assert_allclose(lqr_soft_gradient(lqr, policy, theta, 0.5, 0.2), [1.25, -3.95], rtol=1e-14)
+
+
+@pytest.mark.parametrize("gamma", [0.7, 1.0])
+@pytest.mark.parametrize("policy", POLICIES[:2], ids=repr)
+def test_soft_gradient_matches_central_differences(policy, gamma):
+    rng = np.random.default_rng(12)
+    lqr, alpha = random_lqr(rng, 3, 2, 5), 0.3
+    theta = 0.3 * rng.standard_normal(policy.dim)
+    numeric = central_difference(lambda th: lqr_soft_objective(lqr, policy, th, gamma, alpha), theta)
+    exact = lqr_soft_gradient(lqr, policy, theta, gamma, alpha)
+    np.testing.assert_allclose(exact, numeric, rtol=1e-6, atol=1e-7 * np.abs(exact).max())
+
+
+def test_soft_objective_adds_the_discounted_entropy():
+    """J_alpha - J = alpha c_H H(sigma) with c_H = sum_{t<H} gamma^t; grad J_alpha - grad J is alpha c_H
+    on each log_std component and 0 on W; alpha = 0 gives J and grad J; the seed axis gives the rows."""
+    rng = np.random.default_rng(13)
+    lqr, policy, gamma, alpha = random_lqr(rng, 3, 2, 5), GaussianLinearPolicy(3, 2), 0.9, 0.7
+    theta = 0.3 * rng.standard_normal((4, policy.dim))
+    c_H = sum(gamma**t for t in range(5))
+    entropy = np.array([entropy_by_hand(row[-2:]) for row in theta])
+    J = lqr_objective(lqr, policy, theta, gamma)
+    J_alpha = lqr_soft_objective(lqr, policy, theta, gamma, alpha)
+    np.testing.assert_allclose(J_alpha - J, alpha * c_H * entropy, rtol=1e-12)
+    gap = lqr_soft_gradient(lqr, policy, theta, gamma, alpha) - lqr_gradient(lqr, policy, theta, gamma)
+    np.testing.assert_array_equal(gap[:, :8], 0.0)
+    np.testing.assert_allclose(gap[:, 8:], alpha * c_H, rtol=1e-12)
+    np.testing.assert_array_equal(lqr_soft_objective(lqr, policy, theta, gamma, 0.0), J)
+    np.testing.assert_array_equal(lqr_soft_gradient(lqr, policy, theta, gamma, 0.0),
+                                  lqr_gradient(lqr, policy, theta, gamma))
+    np.testing.assert_array_equal(lqr_soft_gradient(lqr, policy, theta, gamma, alpha),
+                                  [lqr_soft_gradient(lqr, policy, row, gamma, alpha) for row in theta])
+    assert lqr_soft_objective(lqr, policy, theta[0], gamma, alpha).shape == ()
+
+
+def soft_inputs(policy, theta_s, batch):
+    """jac = grad_theta a_t, the score grad_theta log pi(a_t | x_t) and grad_a log pi(a | x_t) at a_t,
+    -(a - mu) / sigma^2 = -z / sigma, for the sampled actions."""
+    z, sigma, _ = policy.standardize(theta_s, batch.obs, batch.act)
+    jac = gaussian_action_jacobian(policy, theta_s, batch.obs, z)
+    return jac, policy.grad_log_prob(theta_s, batch.obs, batch.act), -z / sigma
+
+
+def test_soft_reparameterisation_with_the_exact_critic_is_unbiased_for_the_soft_gradient():
+    """SAC's actor gradient, jac (grad_a Q_t - alpha grad_a log pi) - alpha grad_theta log pi, with the exact
+    critic (on the LQR grad_a Q^soft_t = grad_a Q_t): within 4 SE of grad J_alpha and more than 6 SE from
+    grad J. For the Gaussian its alpha terms sum to +alpha per alive step on each log_std (0 on W), and
+    alpha = 0 gives the reparameterisation estimate bit for bit."""
+    rng = np.random.default_rng(9)
+    lqr, policy, gamma, alpha = random_lqr(rng, 3, 2, 5), GaussianLinearPolicy(3, 2), 0.9, 0.5
+    theta = np.concatenate([0.3 * rng.standard_normal(8), np.log([0.5, 0.8])])
+    theta_s, batch = sample(lqr, policy, theta, 500, 4, seed=3)
+    jac, score, grad_a_log_prob = soft_inputs(policy, theta_s, batch)
+    grad_q = lqr_action_value_grad(lqr, lqr_values(lqr, policy, theta, gamma), batch.obs, batch.act)
+    g = soft_reparameterised_gradient(jac, grad_q, score, grad_a_log_prob, batch.alive, gamma, alpha)
+    assert g.shape == (500, policy.dim)
+    assert bias_of(g, lqr_soft_gradient(lqr, policy, theta, gamma, alpha)).max_z < Z
+    assert bias_of(g, lqr_gradient(lqr, policy, theta, gamma)).max_z > 6.0
+    plain = reparameterised_gradient(jac, grad_q, batch.alive, gamma)
+    steps = np.where(batch.alive, gamma ** np.arange(5)[:, None, None], 0.0).sum(axis=0).mean(axis=1)
+    np.testing.assert_allclose(g[:, :8], plain[:, :8], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(g[:, 8:], plain[:, 8:] + alpha * steps[:, None], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(
+        soft_reparameterised_gradient(jac, grad_q, score, grad_a_log_prob, batch.alive, gamma, 0.0), plain)
+
+
 def test_action_jacobians_match_central_differences():
     rng = np.random.default_rng(10)
     gaussian = GaussianLinearPolicy(3, 2)
@@ -283,17 +366,65 @@ def test_bad_estimator_input_raises_one_line():
         reparameterised_gradient(np.zeros((3, 2, 4, 5, 1)), np.zeros((3, 2, 1)), alive, 0.9)
 
 
+DETERMINISTIC_THETA = np.zeros(3)
+
+
+@pytest.mark.parametrize("policy, theta, alpha, message", [
+    (DeterministicLinearPolicy(2, 1), DETERMINISTIC_THETA, 0.2,
+     "the soft objective needs a GaussianLinearPolicy .*, got DeterministicLinearPolicy"),
+    (GaussianLinearPolicy(2, 1), np.zeros(4), -0.1, r"alpha must be finite and >= 0, got -0\.1"),
+    (GaussianLinearPolicy(2, 1), np.zeros(4), np.nan, "alpha must be finite and >= 0, got nan"),
+    (GaussianLinearPolicy(2, 1), np.zeros(4), np.inf, "alpha must be finite and >= 0, got inf"),
+])
+@pytest.mark.parametrize("function", [lqr_soft_objective, lqr_soft_gradient], ids=lambda f: f.__name__)
+def test_bad_soft_objective_input_raises_one_line(function, policy, theta, alpha, message):
+    with pytest.raises(ValueError, match=message) as info:
+        function(LQR(**GOOD), policy, theta, 0.9, alpha)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"score": np.zeros((3, 2, 4, 4))}, r"score must be \[T, S, K, d\] matching jac \(3, 2, 4, 5, 1\)"),
+    ({"grad_a_log_prob": np.zeros((3, 2, 4, 2))}, r"grad_a_log_prob must be \[T, S, K, m\] like grad_q"),
+    ({"jac": np.zeros((3, 2, 4, 5, 2))}, r"jac must be \[T, S, K, d, m\]"),
+    ({"alpha": -1.0}, "alpha must be finite and >= 0, got -1.0"),
+    ({"gamma": 1.5}, "gamma must be in"),
+])
+def test_bad_soft_estimator_input_raises_one_line(change, message):
+    good = {"jac": np.zeros((3, 2, 4, 5, 1)), "grad_q": np.zeros((3, 2, 4, 1)),
+            "score": np.zeros((3, 2, 4, 5)), "grad_a_log_prob": np.zeros((3, 2, 4, 1)),
+            "alive": np.ones((3, 2, 4), bool), "gamma": 0.9, "alpha": 0.2}
+    assert soft_reparameterised_gradient(**good).shape == (2, 5)
+    with pytest.raises(ValueError, match=message) as info:
+        soft_reparameterised_gradient(**{**good, **change})
+    assert "\n" not in str(info.value)
+
+
 def test_verify_lqr_rows():
     """The LQR cases of ``pgrad verify``: every score-function row, the reparameterisation row and the
-    DPG row, each checked against the exact gradient; the unbiased ones pass."""
+    DPG row, each checked against the exact gradient, and the soft case's one row against grad J_alpha;
+    the unbiased ones pass."""
     rows = verify(num_batches=300, num_episodes=4, seed=2, cases=lqr_cases())
     assert all(isinstance(r, Row) for r in rows)  # no natural-gradient rows without an MDP
     names = list(dict.fromkeys(r.case for r in rows))
-    gaussian, deterministic = ([r for r in rows if r.case == name] for name in names)
+    assert names[2] == "LQR Gaussian soft α=0.2 γ=0.8"
+    gaussian, deterministic, soft = ([r for r in rows if r.case == name] for name in names)
     assert len(gaussian) == 16 and (gaussian[-1].weighting, gaussian[-1].baseline) == REPARAMETERISED
     assert [(r.weighting, r.baseline) for r in deterministic] == [DPG]
-    assert deterministic[0].variance_ratio is None
+    assert [(r.weighting, r.baseline) for r in soft] == [SOFT_REPARAMETERISED]
+    assert deterministic[0].variance_ratio is None and soft[0].variance_ratio is None
+    assert soft[0].unbiased_in_theory
     assert all(r.bias is not None for r in rows)
     assert all(r.passed for r in rows if r.unbiased_in_theory)
     reparameterised = gaussian[-1]
     assert reparameterised.variance_ratio is not None and reparameterised.variance_ratio < 0.1
+
+
+def test_verify_soft_case_targets_the_soft_gradient():
+    """The soft case: the Gaussian case's LQR, policy, theta and gamma, with alpha = 0.2, so its exact
+    gradient is grad J plus alpha c_H = 0.2 (1 - 0.8^6) / 0.2 on log sigma."""
+    gaussian, _, soft = lqr_cases()
+    assert (soft.lqr, soft.theta.tolist(), soft.gamma, soft.alpha) == (gaussian.lqr, gaussian.theta.tolist(),
+                                                                       0.8, 0.2)
+    assert gaussian.alpha is None and soft.policy == gaussian.policy
+    np.testing.assert_allclose(soft.exact - gaussian.exact, [0.0, 0.0, 0.0, 1 - 0.8**6], atol=1e-14)

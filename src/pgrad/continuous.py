@@ -16,13 +16,16 @@ and differ in what the action is (docs/theorem.md, section 12):
   score-function form sum_t gamma^t E[grad log pi(a_t | s_t) Q^pi_t(s_t, a_t)].
 
 Either is unbiased when the critic's grad_a Q_t is exact (``pgrad.lqr.lqr_action_value_grad`` on
-the LQR); with a learned critic it is as good as the critic's action gradient.
+the LQR); with a learned critic it is as good as the critic's action gradient. SAC's actor adds the
+entropy term: ``soft_reparameterised_gradient`` differentiates E[Q^soft_t(s_t, a_t) - alpha log pi(a_t | s_t)]
+through the sample and through the density, unbiased for grad J_alpha (``pgrad.lqr.lqr_soft_gradient``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from pgrad import estimators
 from pgrad.policies import GaussianLinearPolicy
 from pgrad.policies.deterministic import linear_jacobian
 
@@ -63,6 +66,37 @@ def reparameterised_gradient(jac: np.ndarray, grad_q: np.ndarray, alive: np.ndar
     grad_a Q_t at the sampled a_t; alive: [T, S, K] -> [S, d].
     """
     return _chain_rule(jac, grad_q, alive, gamma)
+
+
+def soft_reparameterised_gradient(jac: np.ndarray, grad_q: np.ndarray, score: np.ndarray,
+                                  grad_a_log_prob: np.ndarray, alive: np.ndarray, gamma: float,
+                                  alpha: float) -> np.ndarray:
+    """SAC's actor gradient (Haarnoja et al., 2018), maximisation form, over alive steps:
+
+        g = (1/K) sum_k sum_t gamma^t [grad_theta a_t (grad_a Q^soft_t(s_t, a) - alpha grad_a log pi(a | s_t))
+                                       - alpha grad_theta log pi(a | s_t)]|_{a = a_t},
+        a_t = mu_theta(s_t) + sigma_theta eps_t, the noise eps_t held fixed,
+
+    the derivative of sum_t gamma^t (Q^soft_t - alpha log pi) through the action (the chain rule of
+    ``reparameterised_gradient``) and through the density at the fixed action (the score); an
+    estimate of grad J_alpha, J_alpha = E[sum_t gamma^t (r_t - alpha log pi(a_t | s_t))].
+
+    jac: [T, S, K, d, m] grad_theta a_t; grad_q: [T, S, K, m] grad_a Q^soft_t at a_t; score:
+    [T, S, K, d] grad_theta log pi(a_t | s_t) (``policy.grad_log_prob``); grad_a_log_prob: [T, S, K, m],
+    -(a_t - mu) / sigma^2 for the Gaussian; alive: [T, S, K]; alpha >= 0 -> [S, d].
+    alpha = 0 is ``reparameterised_gradient``.
+    """
+    if not (np.isfinite(alpha) and alpha >= 0.0):
+        raise ValueError(f"alpha must be finite and >= 0, got {alpha}")
+    if grad_a_log_prob.shape != grad_q.shape:
+        raise ValueError(f"grad_a_log_prob must be [T, S, K, m] like grad_q {grad_q.shape}, got "
+                         f"{grad_a_log_prob.shape}")
+    pathwise = _chain_rule(jac, grad_q - alpha * grad_a_log_prob, alive, gamma)  # checks jac, alive, gamma
+    if score.shape != jac.shape[:-1]:
+        raise ValueError(f"score must be [T, S, K, d] matching jac {jac.shape}, got {score.shape}")
+    discount = gamma ** np.arange(alive.shape[0], dtype=np.float64)
+    discount_t = np.broadcast_to(discount[:, None, None], alive.shape)  # gamma^t as the score's weight
+    return pathwise - alpha * estimators.policy_gradient(score, discount_t, alive)
 
 
 def gaussian_action_jacobian(policy: GaussianLinearPolicy, theta: np.ndarray, obs: np.ndarray,

@@ -37,13 +37,16 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from pgrad.envs import Dynamics
 
-# The LQR's exact J, grad J and Q_t live in pgrad.lqr (its Dynamics in pgrad.lqr_dynamics); re-exported here.
+# The LQR's exact J, grad J, Q_t and SAC's J_alpha live in pgrad.lqr (its Dynamics in pgrad.lqr_dynamics);
+# re-exported here.
 from pgrad.lqr import LQR as LQR
 from pgrad.lqr import lqr_action_value as lqr_action_value
 from pgrad.lqr import lqr_action_value_grad as lqr_action_value_grad
 from pgrad.lqr import lqr_from_t_mean as lqr_from_t_mean
 from pgrad.lqr import lqr_gradient as lqr_gradient
 from pgrad.lqr import lqr_objective as lqr_objective
+from pgrad.lqr import lqr_soft_gradient as lqr_soft_gradient
+from pgrad.lqr import lqr_soft_objective as lqr_soft_objective
 from pgrad.lqr import lqr_values as lqr_values
 from pgrad.lqr import random_lqr as random_lqr
 from pgrad.lqr_dynamics import lqr_dynamics as lqr_dynamics

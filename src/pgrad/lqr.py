@@ -31,6 +31,15 @@ form, with E[x_t x_t^T] = Sigma_t + m_t m_t^T and E[eps] = 0, E[eps eps^T] = I:
     dJ/dk = -2 sum_t gamma^t [(G_t K + H_t) m_t + G_t k + h_t],
     dJ/d log sigma_j = -2 sum_t gamma^t (G_t)_jj sigma_j^2.
 
+SAC's entropy-regularised objective (Haarnoja et al., 2018) at temperature alpha >= 0 adds the
+policy's entropy at every step. The Gaussian-linear policy's entropy, H(sigma) = sum_j log sigma_j +
+(m / 2)(1 + log 2 pi), is the same in every state and every episode lasts H steps, so
+
+    J_alpha = E[ sum_{t<H} gamma^t (r_t - alpha log pi(u_t | x_t)) ] = J + alpha c_H H(sigma),
+    c_H = sum_{t<H} gamma^t,   grad J_alpha = grad J + alpha c_H (0 on W, 1 on each log sigma_j),
+
+and the soft action value Q^soft_t(x, a) is Q_t(x, a) plus a constant of t, so grad_a Q^soft_t = grad_a Q_t.
+
 :func:`pgrad.lqr_dynamics.lqr_dynamics` turns the LQR into a :class:`pgrad.envs.Dynamics`, so the
 Monte Carlo estimators run on it through the same rollout as cart-pole and the finite MDPs.
 """
@@ -228,7 +237,8 @@ def lqr_action_value(lqr: LQR, values: QuadraticValues, x_t: np.ndarray, a_t: np
 
 def lqr_action_value_grad(lqr: LQR, values: QuadraticValues, x_t: np.ndarray, a_t: np.ndarray) -> np.ndarray:
     """grad_a Q_t(x, a) = -2 [R a + gamma B^T (P_{t+1} (A x + B a) + p_{t+1})] for step t = 0 .. T-1
-    of the time-first x_t [T, ..., n], a_t [T, ..., m]: [T, ..., m]."""
+    of the time-first x_t [T, ..., n], a_t [T, ..., m]: [T, ..., m]. It is also the exact soft critic's
+    action gradient: with SAC's entropy term Q^soft_t = Q_t + a constant of t (module docstring)."""
     _check_time_first(lqr, x_t, a_t)
     T, b = x_t.shape[0], x_t.ndim - 2
     y = x_t @ lqr.A.T + a_t @ lqr.B.T
@@ -291,3 +301,39 @@ def lqr_from_t_mean(lqr: LQR, policy: LinearPolicy, theta: np.ndarray, gamma: fl
     if theta.ndim == 2:
         return np.stack([_gradient(lqr, policy, row, gamma, discounted=False) for row in theta])
     return _gradient(lqr, policy, theta, gamma, discounted=False)
+
+
+def _gaussian(policy: LinearPolicy, alpha: float) -> GaussianLinearPolicy:
+    """The policy of a soft objective, which must have an entropy; alpha must be finite and >= 0."""
+    if not isinstance(policy, GaussianLinearPolicy):
+        raise ValueError(f"the soft objective needs a GaussianLinearPolicy (a deterministic policy has no "
+                         f"entropy), got {type(policy).__name__}")
+    if not (np.isfinite(alpha) and alpha >= 0.0):
+        raise ValueError(f"alpha must be finite and >= 0, got {alpha}")
+    return policy
+
+
+def _discount_sum(lqr: LQR, gamma: float) -> float:
+    """c_H = sum_{t<H} gamma^t."""
+    return float(np.sum(gamma ** np.arange(lqr.horizon, dtype=np.float64)))
+
+
+def lqr_soft_objective(lqr: LQR, policy: LinearPolicy, theta: np.ndarray, gamma: float,
+                       alpha: float) -> np.ndarray:
+    """SAC's J_alpha(theta) = J(theta) + alpha c_H H(sigma), c_H = sum_{t<H} gamma^t, for the
+    Gaussian-linear policy (H from ``policy.entropy``, the same in every state, read at mean0):
+    [] for theta [d], [S] for theta [S, d]."""
+    gaussian = _gaussian(policy, alpha)
+    J = lqr_objective(lqr, gaussian, theta, gamma)  # checks gamma, the policy's dims and theta
+    entropy = np.array([gaussian.entropy(row, lqr.mean0) for row in np.atleast_2d(theta)])
+    return J + alpha * _discount_sum(lqr, gamma) * entropy.reshape(J.shape)
+
+
+def lqr_soft_gradient(lqr: LQR, policy: LinearPolicy, theta: np.ndarray, gamma: float,
+                      alpha: float) -> np.ndarray:
+    """grad J_alpha(theta) = grad J(theta) + alpha c_H grad H, grad H = (0 on W, 1 on each log_std)
+    (``policy.grad_entropy``), in theta's layout: [d] for theta [d], [S, d] for theta [S, d]."""
+    gaussian = _gaussian(policy, alpha)
+    grad = lqr_gradient(lqr, gaussian, theta, gamma)  # checks gamma, the policy's dims and theta
+    grad_entropy = np.stack([gaussian.grad_entropy(row, lqr.mean0) for row in np.atleast_2d(theta)])
+    return grad + alpha * _discount_sum(lqr, gamma) * grad_entropy.reshape(grad.shape)

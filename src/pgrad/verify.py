@@ -13,8 +13,10 @@ report the variance only.
 
 Continuous actions (``lqr_cases``, docs/theorem.md section 12): a linear-quadratic regulator with
 the exact gradient of :mod:`pgrad.lqr`, a Gaussian-linear policy (every weighting and baseline,
-and the reparameterisation estimator with the exact critic grad_a Q_t) and a deterministic linear
-policy (the deterministic policy gradient with the exact critic), all through the same rollout.
+and the reparameterisation estimator with the exact critic grad_a Q_t), a deterministic linear
+policy (the deterministic policy gradient with the exact critic) and the Gaussian policy on SAC's
+soft objective J_alpha (SAC's actor gradient with the exact soft critic, against grad J_alpha), all
+through the same rollout.
 
 Every case with an MDP also gets four natural-gradient rows (``check_natural``): the sample
 Fisher is unbiased for the exact F (every entry within 4 SE), F_hat^+ g approaches F^+ grad J
@@ -56,6 +58,8 @@ DPG = ("deterministic_pg", "exact_critic")
 """The row of the deterministic policy gradient with the exact critic (``lqr_cases``)."""
 REPARAMETERISED = ("reparameterised", "exact_critic")
 """The row of the reparameterisation estimator with the exact critic (``lqr_cases``)."""
+SOFT_REPARAMETERISED = ("soft_reparameterised", "exact_critic")
+"""The row of SAC's actor gradient with the exact soft critic, on a case with ``alpha`` (``lqr_cases``)."""
 
 Z_PASS = 4.0
 """An estimator that theory calls unbiased passes when every component is within 4 SE."""
@@ -71,9 +75,13 @@ CHUNK = 1000
 
 
 def theory_unbiased(weighting: str, baseline: str, gamma: float) -> bool:
-    """Whether E[g] = grad J: the weighting must keep gamma^t (``reward_to_go_from_t`` drops it,
-    harmless only at gamma = 1) and the baseline must not use the episode's own rewards
-    (``batch_mean`` and ``time_mean`` include them; their leave-one-out forms do not)."""
+    """Whether E[g] = grad J (grad J_alpha for ``SOFT_REPARAMETERISED``): the weighting must keep
+    gamma^t (``reward_to_go_from_t`` drops it, harmless only at gamma = 1) and the baseline must not
+    use the episode's own rewards (``batch_mean`` and ``time_mean`` include them; their leave-one-out
+    forms do not); the pathwise rows with the exact critic (``DPG``, ``REPARAMETERISED``,
+    ``SOFT_REPARAMETERISED``) are unbiased."""
+    if (weighting, baseline) in (DPG, REPARAMETERISED, SOFT_REPARAMETERISED):
+        return True
     return (weighting != "reward_to_go_from_t" or gamma == 1.0) and baseline not in (
         "batch_mean", "time_mean")
 
@@ -113,7 +121,8 @@ def _sample(case: Case, num_batches: int, num_episodes: int, seed: np.random.See
         theta = np.broadcast_to(case.theta, (len(chunk), case.theta.shape[-1]))
         batch = rollout(case.dynamics, case.policy, theta, chunk, num_episodes)
         parts.append({})
-        if not isinstance(case.policy, DeterministicLinearPolicy):  # a score function exists
+        if case.alpha is None and not isinstance(case.policy, DeterministicLinearPolicy):
+            # a score function exists, and it estimates the case's target grad J (not grad J_alpha)
             score = case.policy.grad_log_prob(theta, batch.obs, batch.act)
             parts[-1].update({
                 (w, b): estimators.policy_gradient(
@@ -131,14 +140,20 @@ def _sample(case: Case, num_batches: int, num_episodes: int, seed: np.random.See
 def critic_estimates(case: Case, theta: np.ndarray, batch: Batch) -> dict[tuple[str, str], np.ndarray]:
     """The pathwise estimate of each batch with the exact critic grad_a Q_t of the case's LQR:
     {DPG: [S, d]} for a deterministic policy (a_t = mu(x_t), jac = grad_theta mu), else
-    {REPARAMETERISED: [S, d]} (eps_t = (a_t - mu(x_t)) / sigma read back from the sampled action)."""
+    {REPARAMETERISED: [S, d]} (eps_t = (a_t - mu(x_t)) / sigma read back from the sampled action),
+    or with ``case.alpha`` {SOFT_REPARAMETERISED: [S, d]}, SAC's actor gradient with the score and
+    grad_a log pi = -eps_t / sigma (grad_a Q_t is the exact soft critic's action gradient too)."""
     lqr, policy = cast(LQR, case.lqr), cast(LinearPolicy, case.policy)
     grad_q = lqr_action_value_grad(lqr, lqr_values(lqr, policy, case.theta, case.gamma), batch.obs, batch.act)
     if isinstance(policy, DeterministicLinearPolicy):
         jac = policy.grad_mean(theta, batch.obs)
         return {DPG: continuous.deterministic_policy_gradient(jac, grad_q, batch.alive, case.gamma)}
-    noise = policy.standardize(theta, batch.obs, batch.act)[0]
+    noise, sigma, _ = policy.standardize(theta, batch.obs, batch.act)
     jac = continuous.gaussian_action_jacobian(policy, theta, batch.obs, noise)
+    if case.alpha is not None:
+        score = policy.grad_log_prob(theta, batch.obs, batch.act)
+        return {SOFT_REPARAMETERISED: continuous.soft_reparameterised_gradient(
+            jac, grad_q, score, -noise / sigma, batch.alive, case.gamma, case.alpha)}
     return {REPARAMETERISED: continuous.reparameterised_gradient(jac, grad_q, batch.alive, case.gamma)}
 
 
@@ -381,7 +396,8 @@ LEGEND = (
     f"passes at z < {Z_PASS:g}, biased is shown at z > {Z_SHOWN:g}.",
     "tr Cov: total variance of one batch's estimate; ratio: tr Cov / tr Cov of (total_return, none).",
     "LQR: deterministic_pg and reparameterised are the chain rule through the action, sum_t gamma^t "
-    "grad_theta a_t grad_a Q_t, with the exact critic (exact_critic).",
+    "grad_theta a_t grad_a Q_t, with the exact critic (exact_critic); soft_reparameterised adds SAC's "
+    "entropy term and is checked against grad J_alpha.",
 )
 NATURAL_LEGEND = (
     "Natural gradient: the sample Fisher of the M batches against the exact F; F_hat^+ g from the first K "

@@ -2,7 +2,8 @@
 
 Finite MDPs (``default_cases``: the aliased MDP, two random MDPs, cart-pole without an exact
 gradient) and the LQR (``lqr_cases``: a double integrator under a Gaussian-linear and a
-deterministic linear policy), each with the exact gradient of :mod:`pgrad.exact` or :mod:`pgrad.lqr`.
+deterministic linear policy, and the Gaussian one with SAC's entropy term), each with the exact
+gradient of :mod:`pgrad.exact` or :mod:`pgrad.lqr`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from pgrad.envs import CARTPOLE, Dynamics
 from pgrad.exact import FiniteMDP, aliased_mdp, exact_gradient, random_mdp, to_dynamics
-from pgrad.lqr import LQR, LinearPolicy, lqr_gradient
+from pgrad.lqr import LQR, LinearPolicy, lqr_gradient, lqr_soft_gradient
 from pgrad.lqr_dynamics import lqr_dynamics
 from pgrad.policies import (
     DeterministicLinearPolicy,
@@ -30,7 +31,8 @@ from pgrad.policies import (
 @dataclass(frozen=True, eq=False)
 class Case:
     """One verification problem: dynamics, a policy at fixed theta [d] and gamma; on a finite
-    MDP (``mdp``) or an LQR (``lqr``) the exact gradient is known, on cart-pole (neither) it is not."""
+    MDP (``mdp``) or an LQR (``lqr``) the exact gradient is known, on cart-pole (neither) it is not.
+    With ``alpha`` (LQR only) the target is SAC's soft objective J_alpha at temperature alpha."""
 
     name: str
     dynamics: Dynamics
@@ -39,10 +41,19 @@ class Case:
     gamma: float
     mdp: FiniteMDP | None = None
     lqr: LQR | None = None
+    alpha: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.alpha is not None and self.lqr is None:
+            raise ValueError(f"alpha, SAC's temperature, needs an LQR case (lqr=...), got alpha = "
+                             f"{self.alpha} without one")
 
     @property
     def exact(self) -> np.ndarray | None:
-        """grad J(theta) [d], or None without an MDP or LQR."""
+        """grad J(theta) [d] (grad J_alpha with ``alpha``), or None without an MDP or LQR."""
+        if self.lqr is not None and self.alpha is not None:
+            return lqr_soft_gradient(self.lqr, cast(LinearPolicy, self.policy), self.theta, self.gamma,
+                                     self.alpha)
         if self.lqr is not None:
             return lqr_gradient(self.lqr, cast(LinearPolicy, self.policy), self.theta, self.gamma)
         if self.mdp is not None:
@@ -55,9 +66,10 @@ def mdp_case(name: str, mdp: FiniteMDP, policy: DiscretePolicy, theta: np.ndarra
     return Case(name, to_dynamics(mdp), policy, theta, gamma, mdp)
 
 
-def lqr_case(name: str, lqr: LQR, policy: LinearPolicy, theta: np.ndarray, gamma: float) -> Case:
-    """A case on an LQR, run through ``lqr_dynamics``."""
-    return Case(name, lqr_dynamics(lqr), policy, theta, gamma, lqr=lqr)
+def lqr_case(name: str, lqr: LQR, policy: LinearPolicy, theta: np.ndarray, gamma: float,
+             alpha: float | None = None) -> Case:
+    """A case on an LQR, run through ``lqr_dynamics``; with ``alpha``, on SAC's soft objective."""
+    return Case(name, lqr_dynamics(lqr), policy, theta, gamma, lqr=lqr, alpha=alpha)
 
 
 def _mdp_policy(case: Case) -> tuple[FiniteMDP, DiscretePolicy]:
@@ -92,13 +104,18 @@ VERIFY_LQR = LQR(A=np.array([[1.0, 1.0], [0.0, 1.0]]), B=np.array([[0.5], [1.0]]
 """A double integrator (position, velocity; force; time step 1) over H = 6 steps: the LQR cases."""
 LQR_THETA = np.array([-0.5, -0.8, 0.0, np.log(0.5)])
 """u = K x + k + sigma eps with K = (-0.5, -0.8) (A + B K stable), k = 0, sigma = 1/2."""
+LQR_ALPHA = 0.2
+"""SAC's temperature alpha of the soft LQR case."""
 
 
 def lqr_cases() -> list[Case]:
     """The LQR ``VERIFY_LQR`` at gamma = 0.8 under the Gaussian-linear policy ``LQR_THETA`` (every
-    score-function estimator and the reparameterisation one) and under its mean as a deterministic
-    linear policy (the DPG)."""
+    score-function estimator and the reparameterisation one), under its mean as a deterministic
+    linear policy (the DPG), and under the Gaussian again on SAC's J_alpha at alpha = ``LQR_ALPHA``
+    (the soft reparameterisation estimator alone: the score-function rows estimate grad J)."""
     gaussian, deterministic = GaussianLinearPolicy(2, 1), DeterministicLinearPolicy(2, 1)
     mean_theta = LQR_THETA[:deterministic.dim]  # W = (K^T; k), without log_std
     return [lqr_case("LQR Gaussian γ=0.8", VERIFY_LQR, gaussian, LQR_THETA, 0.8),
-            lqr_case("LQR deterministic γ=0.8", VERIFY_LQR, deterministic, mean_theta, 0.8)]
+            lqr_case("LQR deterministic γ=0.8", VERIFY_LQR, deterministic, mean_theta, 0.8),
+            lqr_case(f"LQR Gaussian soft α={LQR_ALPHA:g} γ=0.8", VERIFY_LQR, gaussian, LQR_THETA, 0.8,
+                     alpha=LQR_ALPHA)]

@@ -19,7 +19,9 @@ from pgrad.training import checkpoint, loop  # noqa: E402
 
 SMALL = dict(net_arch="16,16", batch_size=16, learning_starts=40, max_steps=240, eval_episodes=2)
 """Widths that are multiples of 8: see ``off_nets`` on bit-exactness."""
-CONFIGS = {"ddpg": ddpg.DDPGConfig(**SMALL), "td3": td3.TD3Config(**SMALL), "sac": sac.SACConfig(**SMALL)}
+CONFIGS = {"ddpg": ddpg.DDPGConfig(**SMALL), "td3": td3.TD3Config(**SMALL), "sac": sac.SACConfig(**SMALL),
+           "td3-ou": td3.TD3Config(**SMALL, noise_type="ornstein-uhlenbeck")}
+"""By label: the algorithm, then ``-ou`` for Ornstein-Uhlenbeck exploration noise."""
 
 
 @pytest.fixture(autouse=True)
@@ -73,20 +75,20 @@ def run_to_end(algo: str, config, seeds) -> loop.TrainResult:
     return module(algo).train(config, seeds=seeds)
 
 
-@pytest.mark.parametrize("algo", ["ddpg", "td3", "sac"])
-def test_a_seed_in_a_batch_equals_the_seed_alone(algo):
-    config = CONFIGS[algo]
+@pytest.mark.parametrize("label", ["ddpg", "td3", "sac", "td3-ou"])
+def test_a_seed_in_a_batch_equals_the_seed_alone(label):
+    config, algo = CONFIGS[label], label.split("-")[0]
     batch, alone = run_to_end(algo, config, (0, 1, 2)), run_to_end(algo, config, (1,))
     assert batch.theta[1].tobytes() == alone.theta[0].tobytes()
     assert batch.episodes[1]["return"].tobytes() == alone.episodes[0]["return"].tobytes()
     assert batch.theta[0].tobytes() != batch.theta[1].tobytes()
 
 
-@pytest.mark.parametrize("algo", ["td3", "sac"])
-def test_checkpoint_and_resume_is_bit_exact(algo, tmp_path):
+@pytest.mark.parametrize("label", ["td3", "sac", "td3-ou"])
+def test_checkpoint_and_resume_is_bit_exact(label, tmp_path):
     """Stop after k updates (inside the warm-up and after learning started), write a checkpoint,
     load it and run to the end: the same result and the same final state as the uninterrupted run."""
-    config, seeds = CONFIGS[algo], (0, 1)
+    config, seeds, algo = CONFIGS[label], (0, 1), label.split("-")[0]
     algorithm = module(algo).ALGORITHM
     reference = loop.start(algo, algorithm, config, seeds)
     loop.run(algorithm, reference)
@@ -94,7 +96,7 @@ def test_checkpoint_and_resume_is_bit_exact(algo, tmp_path):
     for k in (20, 120):
         state = loop.start(algo, algorithm, config, seeds)
         assert loop.run(algorithm, state, [lambda m, s, k=k: loop.STOP if s.update == k else None]) is False
-        folder = tmp_path / f"{algo}-{k}"
+        folder = tmp_path / f"{label}-{k}"
         checkpoint.save(algorithm, state, folder)
         assert not any(a.dtype == object for a in np.load(folder / "state.npz", allow_pickle=False).values())
         _, resumed = checkpoint.load(folder)
@@ -133,7 +135,7 @@ def test_pgrad_train_sac_writes_a_run_folder_that_eval_and_load_read(tmp_path, c
 
 @pytest.mark.parametrize("argv, message", [
     (["--algo", "td3", "--env-id", "CartPole-v1"], "CartPole-v1 has discrete actions"),
-    (["--algo", "sac", "--net-arch", "64,x"], "--net-arch must be positive layer widths separated by commas or x"),
+    (["--algo", "sac", "--net-arch", "64,x"], "--net-arch must be positive layer widths separated by"),
     (["--algo", "ddpg", "--tau", "0"], "--tau must be in (0, 1]"),
     (["--algo", "td3", "--policy-delay", "0"], "--policy-delay must be a positive integer"),
 ])
@@ -177,3 +179,36 @@ def test_net_arch_takes_x_as_well_as_commas_so_that_a_sweep_can_grid_over_it():
     for bad in ("64x", "x64", "64,x", "0x4", "64;64"):
         with pytest.raises(ValueError, match="net_arch must be positive layer widths separated by"):
             parse_net_arch(bad)
+
+
+def test_ornstein_uhlenbeck_noise_follows_its_recursion_and_restarts_with_each_episode():
+    """y_{t+1} = y_t + theta (0 - y_t) dt + sqrt(dt) eps_t from y = 0 (Stable-Baselines3's
+    OrnsteinUhlenbeckActionNoise with sigma 1: the actor scales it by action_noise), per seed and
+    environment; an environment whose episode ended starts again from 0."""
+    from pgrad.noise import OrnsteinUhlenbeck
+
+    process = OrnsteinUhlenbeck(num_seeds=3, num_envs=2, action_dim=1, theta=0.15, dt=0.01)
+    eps = [np.array([[[1.0], [-2.0]], [[0.5], [0.25]]]), np.array([[[3.0], [1.0]], [[-1.0], [2.0]]])]
+    seeds = np.array([0, 2])  # seed 1 does not step
+    y1 = process.next(eps[0], seeds)
+    np.testing.assert_array_equal(y1, 0.1 * eps[0])
+    process.reset(seeds, np.array([[False, True], [False, False]]))  # seed 0's env 1 ended
+    y2 = process.next(eps[1], seeds)
+    expect = y1 + 0.15 * (0.0 - y1) * 0.01 + 0.1 * eps[1]
+    expect[0, 1] = 0.1 * eps[1][0, 1]
+    np.testing.assert_allclose(y2, expect, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(process.state[1], 0.0)
+    np.testing.assert_array_equal(process.state[seeds], y2)
+
+
+def test_ornstein_uhlenbeck_exploration_changes_the_run_and_its_flags_are_checked(tmp_path, capsys):
+    gaussian, ou = run_to_end("td3", CONFIGS["td3"], (0,)), run_to_end("td3", CONFIGS["td3-ou"], (0,))
+    assert gaussian.theta.tobytes() != ou.theta.tobytes()
+    for argv, message in [(["--noise-type", "pink"], "invalid choice: 'pink' (choose from 'normal', "
+                                                     "'ornstein-uhlenbeck')"),
+                          (["--noise-theta", "-1"], "--noise-theta must be non-negative"),
+                          (["--noise-dt", "0"], "--noise-dt must be positive")]:
+        assert main(["train", "--algo", "td3", *argv, "--out", str(tmp_path / "x"), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "x").exists()

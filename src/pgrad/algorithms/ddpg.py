@@ -46,6 +46,9 @@ class DDPGConfig(Base):
     learning_starts: int = redefault(Base, "learning_starts", 1000)
     gamma: float = redefault(Base, "gamma", 0.98)
     action_noise: float = td3.action_noise_field()
+    noise_type: str = td3.noise_type_field()
+    noise_theta: float = td3.noise_theta_field()
+    noise_dt: float = td3.noise_dt_field()
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -32,6 +32,7 @@ from pgrad.config import (
     solve_window_field,
     time_limit_field,
 )
+from pgrad.noise import OrnsteinUhlenbeck
 from pgrad.policies.mlp import MLP, TORCH_HINT, require_torch
 from pgrad.replay import ReplayBuffer
 from pgrad.rollout import DynamicsSegments, EnvSpec, GymSegments, check_time_limit, env_spec, make_segments
@@ -141,6 +142,8 @@ class OffPolicyState:
     buffer: ReplayBuffer
     sampler: DynamicsSegments | GymSegments
     rngs: list[np.random.Generator]
+    noise: OrnsteinUhlenbeck | None = None
+    """DDPG's and TD3's Ornstein-Uhlenbeck exploration (``noise_type``), else None."""
 
 
 GradientStep = Callable[[Any, OffPolicyState, np.ndarray, dict[str, np.ndarray], int],
@@ -170,8 +173,12 @@ def init(config: Any, rngs: list[np.random.Generator], *, critics: int = 2, acto
     trained = [k for k in ("actor", "critic", "log_alpha") if k in nets]
     opts: dict[str, Adam] = {k: Adam.zeros_like(nets[k]) for k in trained}
     buffer = ReplayBuffer(S, config.capacity, spec.obs_dim, spec.action_dim)
+    noise = None
+    if getattr(config, "noise_type", "normal") == "ornstein-uhlenbeck":
+        noise = OrnsteinUhlenbeck(S, config.num_envs, spec.action_dim, theta=config.noise_theta,
+                                  dt=config.noise_dt)
     return OffPolicyState(spec, actor, nets, opts, np.zeros(S, np.int64), np.zeros(S, np.int64), buffer,
-                          sampler, rngs)
+                          sampler, rngs, noise)
 
 
 def sample(config: Any, state: OffPolicyState, idx: np.ndarray) -> Sample:
@@ -179,7 +186,8 @@ def sample(config: Any, state: OffPolicyState, idx: np.ndarray) -> Sample:
     warmup = bool(state.steps[idx[0]] < config.learning_starts)  # seeds run in lockstep
     policy = state.actor.with_kind("uniform") if warmup else state.actor
     theta = rows_of(state.nets["actor"], idx).numpy()
-    segment = state.sampler.sample(cast("Policy", policy), theta, config.train_freq, idx)
+    segment = state.sampler.sample(cast("Policy", policy), theta, config.train_freq, idx,
+                                   None if warmup else state.noise)
     low, high = np.asarray(state.spec.action_low), np.asarray(state.spec.action_high)
     state.buffer.add(idx, seed_first(segment.obs), scale(seed_first(segment.act), low, high),
                      seed_first(segment.rew), seed_first(segment.next_obs), seed_first(segment.terminated),
@@ -231,10 +239,12 @@ def draw_rows(config: Any, state: OffPolicyState, idx: np.ndarray, *noise: int) 
 
 
 def save(state: OffPolicyState) -> dict[str, np.ndarray]:
-    """The networks, Adam's moments and step counts, the counters, the replay buffer and the
-    sampler's environment states and running episodes."""
+    """The networks, Adam's moments and step counts, the counters, the replay buffer, the
+    sampler's environment states and running episodes, and an Ornstein-Uhlenbeck noise's state."""
     sampler = state.sampler
     env = {"env_state": sampler.state} if isinstance(sampler, DynamicsSegments) else {"obs": sampler.obs}
+    if state.noise is not None:
+        env["noise_state"] = state.noise.state
     return {**{f"net/{k}": t.numpy() for k, t in state.nets.items()},
             **{f"opt/{k}/{part}": getattr(a, part).numpy() if part != "t" else a.t
                for k, a in state.opts.items() for part in ("m", "v", "t")},
@@ -260,6 +270,8 @@ def make_load(init_fn: Callable[[Any, list[np.random.Generator]], OffPolicyState
                    **{f"net/{k}": t.numpy() for k, t in state.nets.items()},
                    **{f"opt/{k}/{part}": getattr(a, part).numpy() if part != "t" else a.t
                       for k, a in state.opts.items() for part in ("m", "v", "t")}}
+        if state.noise is not None:
+            targets["noise_state"] = state.noise.state
         for name, target in targets.items():
             fill(target, arrays[name], name)
         return state

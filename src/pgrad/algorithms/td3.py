@@ -27,6 +27,7 @@ import numpy as np
 from pgrad.algorithms import offpolicy as off
 from pgrad.algorithms.off_nets import all_rows, critic_forward, rows_of, torch_forward
 from pgrad.config import param, redefault
+from pgrad.noise import NOISE_TYPES
 from pgrad.policies.mlp import require_torch
 from pgrad.replay import td_target
 from pgrad.training import loop
@@ -40,6 +41,20 @@ Base = off.OffPolicyConfig
 def action_noise_field() -> Any:
     """The ``action_noise`` field DDPG and TD3 share."""
     return param(0.1, "sigma of the Gaussian exploration noise added to the actor's action, in [-1, 1] units")
+
+
+def noise_type_field() -> Any:
+    """The ``noise_type`` field DDPG and TD3 share (:mod:`pgrad.noise`)."""
+    return param("normal", "exploration noise: normal (independent at every step) or ornstein-uhlenbeck "
+                 "(correlated in time, sigma = action_noise)", NOISE_TYPES)
+
+
+def noise_theta_field() -> Any:
+    return param(0.15, "theta, the Ornstein-Uhlenbeck noise's pull back to 0")
+
+
+def noise_dt_field() -> Any:
+    return param(0.01, "dt, the Ornstein-Uhlenbeck noise's time step")
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,9 @@ class TD3Config(Base):
     learning_starts: int = redefault(Base, "learning_starts", 1000)
     gamma: float = redefault(Base, "gamma", 0.98)
     action_noise: float = action_noise_field()
+    noise_type: str = noise_type_field()
+    noise_theta: float = noise_theta_field()
+    noise_dt: float = noise_dt_field()
     policy_delay: int = param(2, "d: the actor and the targets are updated every d-th critic step")
     target_noise: float = param(0.2, "sigma' of the target policy smoothing noise (0: none)")
     target_noise_clip: float = param(0.5, "c: the smoothing noise is clipped to [-c, c]")
@@ -89,9 +107,13 @@ class TD3Config(Base):
 
 
 def check_deterministic(config: Any) -> None:
-    """DDPG's and TD3's own check: a non-negative exploration noise."""
+    """DDPG's and TD3's own check: a non-negative exploration noise, theta >= 0 and dt > 0."""
     if config.action_noise < 0:
         raise ValueError(f"action_noise must be non-negative, got {config.action_noise}")
+    if config.noise_theta < 0:
+        raise ValueError(f"noise_theta must be non-negative, got {config.noise_theta}")
+    if not config.noise_dt > 0:
+        raise ValueError(f"noise_dt must be positive, got {config.noise_dt}")
 
 
 def init(config: Any, rngs: list[np.random.Generator]) -> off.OffPolicyState:

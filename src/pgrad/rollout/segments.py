@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from gymnasium.spaces import Discrete
     from gymnasium.vector import VectorEnv
 
+    from pgrad.noise import OrnsteinUhlenbeck
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -147,9 +149,10 @@ class DynamicsSegments:
         self.ep_length = np.zeros((len(self.rngs), num_envs), np.int64)
 
     def sample(self, policy: Policy, theta: np.ndarray, num_steps: int,
-               seeds: np.ndarray | None = None) -> Segment:
+               seeds: np.ndarray | None = None, process: OrnsteinUhlenbeck | None = None) -> Segment:
         """The next ``num_steps`` steps under pi_theta of the seeds ``seeds`` (indices into the
-        generators; default all), theta: [len(seeds), d]."""
+        generators; default all), theta: [len(seeds), d]. With a noise ``process`` the policy acts
+        on its y_{t+1} from each step's noise, and each ended episode restarts it."""
         dyn, N, T = self.dynamics, self.num_envs, num_steps
         idx = _seed_rows(len(self.rngs), theta, seeds)
         noise, reset_u, step_u = _draw_segment_noise(policy, [self.rngs[i] for i in idx], T, N,
@@ -161,7 +164,8 @@ class DynamicsSegments:
         step = compiled.vector_step(dyn, self.dtype, T * len(idx) * N) or dyn.step  # the same bits
         for t in range(T):
             buf.obs[t] = obs
-            buf.act[t] = act = policy.act(theta, obs, noise[t])
+            eps = noise[t] if process is None else process.next(noise[t], idx)
+            buf.act[t] = act = policy.act(theta, obs, eps)
             u = () if step_u is None else (step_u[t],)
             state, rew, terminated = step(state, to_env_action(self.spec, act), *u)
             episodes.step(rew)
@@ -169,6 +173,8 @@ class DynamicsSegments:
             buf.next_obs[t] = obs = dyn.observe(state).transpose(1, 2, 0)
             buf.rew[t], buf.terminated[t], buf.truncated[t] = rew, terminated, truncated
             done = terminated | truncated
+            if process is not None:
+                process.reset(idx, done)
             if done.any():
                 episodes.finish(done)
                 state[:, done] = dyn.reset(reset_u[t][:, done].astype(self.dtype, copy=False))
@@ -221,8 +227,9 @@ class GymSegments:
         return obs.reshape(obs.shape[0], -1).astype(np.float64)
 
     def sample(self, policy: Policy, theta: np.ndarray, num_steps: int,
-               seeds: np.ndarray | None = None) -> Segment:
-        """The next ``num_steps`` steps under pi_theta of the seeds ``seeds`` (default all)."""
+               seeds: np.ndarray | None = None, process: OrnsteinUhlenbeck | None = None) -> Segment:
+        """The next ``num_steps`` steps under pi_theta of the seeds ``seeds`` (default all); a noise
+        ``process`` as in :meth:`DynamicsSegments.sample`."""
         N, T = self.num_envs, num_steps
         idx = _seed_rows(len(self.rngs), theta, seeds)
         noise = np.stack([policy.noise(self.rngs[i], (T, N)) for i in idx], axis=1)
@@ -231,7 +238,8 @@ class GymSegments:
         buf = SegmentBuffer.empty(T, len(idx), N, self.spec.obs_dim, policy)
         for t in range(T):
             buf.obs[t] = obs
-            buf.act[t] = act = policy.act(theta, obs, noise[t])
+            eps = noise[t] if process is None else process.next(noise[t], idx)
+            buf.act[t] = act = policy.act(theta, obs, eps)
             env_act = to_env_action(self.spec, act)
             obs = np.empty_like(obs)
             for j, i in enumerate(idx):
@@ -245,6 +253,8 @@ class GymSegments:
                     buf.next_obs[t, j, ended] = self._observe(np.stack(info["final_obs"][ended]))
             episodes.step(buf.rew[t])
             episodes.finish(buf.terminated[t] | buf.truncated[t])
+            if process is not None:
+                process.reset(idx, buf.terminated[t] | buf.truncated[t])
         self.obs[idx] = obs
         self.ep_return[idx], self.ep_length[idx] = episodes.ep_return, episodes.ep_length
         return buf.segment(episodes)

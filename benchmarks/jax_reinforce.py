@@ -13,8 +13,13 @@ its episodes use). Per update per seed = seconds / seed-updates: pgrad's ``wall_
 sum over seeds of the updates each made; JAX's time of U updates over U x seeds.
 
     pip install -r benchmarks/requirements.txt     # jax among the peers
-    python benchmarks/jax_reinforce.py              # 1 and 100 seeds
+    python benchmarks/jax_reinforce.py              # 1 and 100 seeds, then whole processes
     python benchmarks/jax_reinforce.py --quick      # smoke run
+
+Whole processes (``--processes``, default 5): wall time from start to a written result of a fresh
+``pgrad train`` (every default: one seed, its run folder) and of this script as a fresh process
+running the JAX version for as many updates as that pgrad run took and writing its theta
+(import, compile and all), interleaved after one untimed warm-up of each.
 """
 
 from __future__ import annotations
@@ -133,13 +138,67 @@ def time_pgrad(num_seeds: int, repeats: int, seeds_from: int = 0) -> dict:
             "compiled": jit.available()}
 
 
+def jax_process(num_seeds: int, updates: int, out: Path) -> None:
+    """The JAX run as a process of its own (``--as-process``): import, build and compile, ``updates``
+    updates of ``num_seeds`` seeds, then theta [S, 4] written to ``out``/theta.npy, renamed in."""
+    import jax
+
+    update, carry, key = build_jax(num_seeds)
+    keys = jax.random.split(key, num_seeds)
+    for _ in range(updates):
+        carry, keys, ret = update(carry, keys)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "theta.tmp.npy"
+    np.save(tmp, np.asarray(carry[0], np.float64), allow_pickle=False)
+    tmp.replace(out / "theta.npy")
+
+
+def whole_processes(runs: int) -> list[list[str]]:
+    """Rows: start to a written result, fresh processes: ``pgrad train`` with every default (one seed,
+    to its run folder) and the JAX script for as many updates as pgrad's run took, ``runs`` each,
+    interleaved; the median and best wall seconds of each, and their ratio."""
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="pgrad-jax-process-"))
+    walls: dict[str, list[float]] = {"pgrad": [], "jax": []}
+    try:
+        for r in range(runs + 1):  # the first of each: untimed warm-up (file and numba caches)
+            run = scratch / f"pgrad-{r}"
+            start = time.perf_counter()
+            subprocess.run(["pgrad", "train", "--out", str(run), "--quiet"], check=True, capture_output=True)
+            pgrad_wall = time.perf_counter() - start
+            updates = int(json.loads((run / "summary.json").read_text())["episodes"]) // K
+            start = time.perf_counter()
+            jax_argv = [sys.executable, __file__, "--as-process", str(updates), str(scratch / f"jax-{r}")]
+            subprocess.run(jax_argv, check=True, capture_output=True)
+            jax_wall = time.perf_counter() - start
+            if r:
+                walls["pgrad"].append(pgrad_wall)
+                walls["jax"].append(jax_wall)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    p, j = statistics.median(walls["pgrad"]), statistics.median(walls["jax"])
+    best = {k: f"{min(v):.2f}" for k, v in walls.items()}
+    return [["`pgrad train` (defaults: 1 seed, run folder)", f"{p:.2f}", best["pgrad"], "1.00x"],
+            [f"JAX script, {updates} updates, theta.npy", f"{j:.2f}", best["jax"], f"{j / p:.2f}x"]]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="1,100", help="seed counts to time (comma-separated)")
     parser.add_argument("--updates", type=int, default=20, help="JAX updates timed per repeat")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--processes", type=int, default=5,
+                        help="whole-process runs of each (pgrad train, the JAX script); 0: none")
+    parser.add_argument("--as-process", nargs=2, metavar=("UPDATES", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 3 updates, 1 repeat")
     args = parser.parse_args(argv)
+    if args.as_process:
+        jax_process(1, int(args.as_process[0]), Path(args.as_process[1]))
+        return 0
     counts = [1] if args.quick else [int(x) for x in args.seeds.split(",")]
     updates, repeats = (3, 1) if args.quick else (args.updates, args.repeats)
     rows = []
@@ -157,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
                     "JAX / pgrad", "JAX compile s", "pgrad warm-up s", "pgrad compiled"], rows))
     print("\npgrad: default ReinforceConfig, float64, stopping each seed when solved; JAX: float32, all 500 "
           "steps of every episode every update, no early stopping.")
+    processes = 1 if args.quick else args.processes
+    if processes:
+        print(f"\n### Whole process, start to a written result (median of {processes}, fresh processes)\n")
+        header = ["process", "wall s (median)", "wall s (best)", "ratio to pgrad"]
+        print(md_table(header, whole_processes(processes)))
     return 0
 
 

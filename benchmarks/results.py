@@ -5,6 +5,7 @@ For each (environment, algorithm) pair below, in this order:
     CartPole-v1: reinforce (--baseline value), a2c, ppo, npg, trpo, trpo (--policy mlp)
     Acrobot-v1:  reinforce (--baseline value), a2c, ppo, trpo
     Pendulum-v1: a2c, ppo (--policy mlp), trpo (--policy mlp), ddpg, td3, sac
+    MountainCarContinuous-v0: ddpg, td3, sac (--max-steps 50000, reported without a target)
 
 A pair's second name is its label: the algorithm, then ``-mlp`` where the run uses the MLP policy.
 
@@ -38,12 +39,14 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ENVS = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1")
+ENVS = ("CartPole-v1", "Acrobot-v1", "Pendulum-v1", "MountainCarContinuous-v0")
 PAIRS = (("CartPole-v1", "reinforce"), ("CartPole-v1", "a2c"), ("CartPole-v1", "ppo"),
          ("CartPole-v1", "npg"), ("CartPole-v1", "trpo"), ("CartPole-v1", "trpo-mlp"),
          ("Acrobot-v1", "reinforce"), ("Acrobot-v1", "a2c"), ("Acrobot-v1", "ppo"), ("Acrobot-v1", "trpo"),
          ("Pendulum-v1", "a2c"), ("Pendulum-v1", "ppo"), ("Pendulum-v1", "trpo-mlp"),
-         ("Pendulum-v1", "ddpg"), ("Pendulum-v1", "td3"), ("Pendulum-v1", "sac"))
+         ("Pendulum-v1", "ddpg"), ("Pendulum-v1", "td3"), ("Pendulum-v1", "sac"),
+         ("MountainCarContinuous-v0", "ddpg"), ("MountainCarContinuous-v0", "td3"),
+         ("MountainCarContinuous-v0", "sac"))
 TARGETS = {("CartPole-v1", "reinforce"): 475.0, ("CartPole-v1", "a2c"): 475.0, ("CartPole-v1", "ppo"): 475.0,
            ("CartPole-v1", "npg"): 475.0, ("CartPole-v1", "trpo"): 475.0, ("CartPole-v1", "trpo-mlp"): 475.0,
            ("Acrobot-v1", "a2c"): -100.0, ("Acrobot-v1", "ppo"): -100.0, ("Acrobot-v1", "trpo"): -100.0,
@@ -67,6 +70,9 @@ PAIR_FLAGS = {
     # gamma 0.9, 1e5 steps; zoo's gSDE exploration has no pgrad counterpart).
     ("Pendulum-v1", "trpo-mlp"): ["--policy", "mlp", "--num-envs", "2", "--num-steps", "1024",
                                   "--gamma", "0.9", "--gae-lambda", "0.95", "--max-steps", "100000"],
+    # MountainCarContinuous-v0: every default (the Pendulum-v1 settings) for 50,000 steps per seed,
+    # the budget of the zoo's SAC there (the zoo's DDPG and TD3 use 300k steps and OU noise 0.5).
+    **{("MountainCarContinuous-v0", a): ["--max-steps", "50000"] for a in ("ddpg", "td3", "sac")},
 }
 """Flags beyond each algorithm's defaults, per pair (printed in results.md)."""
 
@@ -94,6 +100,9 @@ SB3_ZOO = {
     ("Pendulum-v1", "ddpg"): ("-152.099 ± 94.282", "20k"),
     ("Pendulum-v1", "td3"): ("-151.855 ± 90.227", "20k"),
     ("Pendulum-v1", "sac"): ("-156.995 ± 88.714", "20k"),
+    ("MountainCarContinuous-v0", "ddpg"): ("93.512 ± 0.048", "300k"),
+    ("MountainCarContinuous-v0", "td3"): ("93.483 ± 0.075", "300k"),
+    ("MountainCarContinuous-v0", "sac"): ("94.679 ± 1.134", "50k"),
 }
 CLEANRL = {
     # (env, algo): `ppo.py` column of the classic-control table in docs/rl-algorithms/ppo.md
@@ -120,6 +129,9 @@ only one run"). Rows used, verbatim:
 |ddpg |Pendulum-v1                |   -152.099|    94.282|20k        |        150000|          750|
 |td3  |Pendulum-v1                |   -151.855|    90.227|20k        |        150000|          750|
 |sac  |Pendulum-v1                |   -156.995|    88.714|20k        |        150000|          750|
+|ddpg |MountainCarContinuous-v0   |     93.512|     0.048|300k       |        149965|         2260|
+|td3  |MountainCarContinuous-v0   |     93.483|     0.075|300k       |        149976|         2275|
+|sac  |MountainCarContinuous-v0   |     94.679|     1.134|50k        |        149966|         1443|
 ```
 
 rl-zoo's agents are MLPs (sb3-contrib's TRPO, `MlpPolicy`), so its TRPO numbers sit beside pgrad's
@@ -233,7 +245,8 @@ def results_md(rows: dict, missing: dict, args, seconds: float, reused: dict | N
                      f"| {zoo_cell} | {clean_cell} | {row['wall_seconds']:.2f} | {steps} |")
     lines += ["", "Targets: CartPole-v1 ≥ 475 for every algorithm; Acrobot-v1 ≥ -100 for A2C, PPO and TRPO; "
               "Pendulum-v1 ≥ -250 for PPO, TRPO (MLP) and DDPG, ≥ -200 for TD3 and SAC (20,000 steps "
-              "per seed); – where a pair has none. IQM and CI as "
+              "per seed); MountainCarContinuous-v0 is reported without one (50,000 steps per seed); "
+              "– where a pair has none. IQM and CI as "
               "`pgrad report` computes them (interquartile mean over seeds; stratified percentile "
               "bootstrap, 10,000 resamples, seed 0).",
               ""]

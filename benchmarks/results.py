@@ -5,7 +5,8 @@ For each (environment, algorithm) pair below, in this order:
     CartPole-v1: reinforce (--baseline value), a2c, ppo, npg, trpo, trpo (--policy mlp)
     Acrobot-v1:  reinforce (--baseline value), a2c, ppo, trpo
     Pendulum-v1: a2c, ppo (--policy mlp), trpo (--policy mlp), ddpg, td3, sac
-    MountainCarContinuous-v0: ddpg, td3, sac (--max-steps 50000, reported without a target)
+    MountainCarContinuous-v0: ddpg, td3, sac (--max-steps 50000, reported without a target), td3
+                              with Ornstein-Uhlenbeck noise 0.5 (label td3-ou)
 
 A pair's second name is its label: the algorithm, then ``-mlp`` where the run uses the MLP policy.
 
@@ -46,7 +47,7 @@ PAIRS = (("CartPole-v1", "reinforce"), ("CartPole-v1", "a2c"), ("CartPole-v1", "
          ("Pendulum-v1", "a2c"), ("Pendulum-v1", "ppo"), ("Pendulum-v1", "trpo-mlp"),
          ("Pendulum-v1", "ddpg"), ("Pendulum-v1", "td3"), ("Pendulum-v1", "sac"),
          ("MountainCarContinuous-v0", "ddpg"), ("MountainCarContinuous-v0", "td3"),
-         ("MountainCarContinuous-v0", "sac"))
+         ("MountainCarContinuous-v0", "sac"), ("MountainCarContinuous-v0", "td3-ou"))
 TARGETS = {("CartPole-v1", "reinforce"): 475.0, ("CartPole-v1", "a2c"): 475.0, ("CartPole-v1", "ppo"): 475.0,
            ("CartPole-v1", "npg"): 475.0, ("CartPole-v1", "trpo"): 475.0, ("CartPole-v1", "trpo-mlp"): 475.0,
            ("Acrobot-v1", "a2c"): -100.0, ("Acrobot-v1", "ppo"): -100.0, ("Acrobot-v1", "trpo"): -100.0,
@@ -73,6 +74,9 @@ PAIR_FLAGS = {
     # MountainCarContinuous-v0: every default (the Pendulum-v1 settings) for 50,000 steps per seed,
     # the budget of the zoo's SAC there (the zoo's DDPG and TD3 use 300k steps and OU noise 0.5).
     **{("MountainCarContinuous-v0", a): ["--max-steps", "50000"] for a in ("ddpg", "td3", "sac")},
+    # ... and TD3 with the zoo's exploration there, Ornstein-Uhlenbeck noise of sigma 0.5.
+    ("MountainCarContinuous-v0", "td3-ou"): ["--max-steps", "50000", "--noise-type", "ornstein-uhlenbeck",
+                                             "--action-noise", "0.5"],
 }
 """Flags beyond each algorithm's defaults, per pair (printed in results.md)."""
 
@@ -103,6 +107,7 @@ SB3_ZOO = {
     ("MountainCarContinuous-v0", "ddpg"): ("93.512 ± 0.048", "300k"),
     ("MountainCarContinuous-v0", "td3"): ("93.483 ± 0.075", "300k"),
     ("MountainCarContinuous-v0", "sac"): ("94.679 ± 1.134", "50k"),
+    ("MountainCarContinuous-v0", "td3-ou"): ("93.483 ± 0.075", "300k"),
 }
 CLEANRL = {
     # (env, algo): `ppo.py` column of the classic-control table in docs/rl-algorithms/ppo.md
@@ -133,6 +138,10 @@ only one run"). Rows used, verbatim:
 |td3  |MountainCarContinuous-v0   |     93.483|     0.075|300k       |        149976|         2275|
 |sac  |MountainCarContinuous-v0   |     94.679|     1.134|50k        |        149966|         1443|
 ```
+
+rl-zoo's DDPG and TD3 agents on MountainCarContinuous-v0 trained 300k steps with
+Ornstein-Uhlenbeck noise (sigma 0.5) and 400 x 300 networks, its SAC agent 50k steps with gSDE
+(rl-zoo3's `hyperparams/{{ddpg,td3,sac}}.yml`); pgrad's rows there run 50k steps each.
 
 rl-zoo's agents are MLPs (sb3-contrib's TRPO, `MlpPolicy`), so its TRPO numbers sit beside pgrad's
 MLP rows; its Acrobot-v1 TRPO row sits beside pgrad's linear TRPO (pgrad has no MLP run there).
@@ -187,8 +196,13 @@ def machine() -> str:
 
 
 def label(name: str) -> str:
-    """How a pair's label reads in the table: "trpo-mlp" -> "trpo (--policy mlp)"."""
-    return f"{algorithm(name)} (--policy mlp)" if name.endswith("-mlp") else name
+    """How a pair's label reads in the table: "trpo-mlp" -> "trpo (--policy mlp)", "td3-ou" ->
+    "td3 (--noise-type ornstein-uhlenbeck)"."""
+    if name.endswith("-mlp"):
+        return f"{algorithm(name)} (--policy mlp)"
+    if name.endswith("-ou"):
+        return f"{algorithm(name)} (--noise-type ornstein-uhlenbeck)"
+    return name
 
 
 def fmt(x: float | None) -> str:

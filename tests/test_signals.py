@@ -157,3 +157,27 @@ def test_sigterm_and_sigint_at_many_moments_leave_old_or_new(tmp_path, old_run):
     outcomes = [check_signal_at(tmp_path, old_run, delay, (signal.SIGTERM, signal.SIGINT)[i % 2], i)
                 for i, delay in enumerate(delays)]
     assert set(outcomes) <= {"finished", "interrupted"}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_after_the_finished_run_is_written_changes_nothing(tmp_path, sig, monkeypatch, capsys):
+    """The run folder is complete and done: a signal while pgrad prints its summary line (a late
+    Ctrl-C, or a scheduler's SIGTERM) must not report the finished run as interrupted."""
+    from rich.console import Console
+
+    from pgrad.cli import main
+
+    printed = Console.print
+
+    def print_then_signal(self, *args, **kwargs):
+        printed(self, *args, **kwargs)
+        os.kill(os.getpid(), sig)
+
+    monkeypatch.setattr(Console, "print", print_then_signal)
+    out = tmp_path / "run"
+    before = signal.getsignal(sig)
+    assert main(["train", "--out", str(out), "--seeds", "1", *SHORT]) == 0
+    assert signal.getsignal(sig) is before  # a caller from Python gets its own handler back
+    assert "interrupted" not in capsys.readouterr().err
+    check_complete_run(out, [1])
+    assert strict_json(out / "summary.json")["run_status"] == "done"

@@ -259,15 +259,24 @@ def _evaluate(config: Any, policy: Any, theta: np.ndarray, seeds: Sequence[int],
 class Deferred:
     """SIGINT and SIGTERM while training: the first asks the loop to stop at the end of the
     current update (``signum`` is set; the run is then written as an interrupted snapshot), a
-    second one aborts at once (KeyboardInterrupt / Terminated, nothing written)."""
+    second one aborts at once (KeyboardInterrupt / Terminated, nothing written). Once the finished
+    run folder is written (:meth:`finished`), a signal changes nothing: the run is done."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.done = False
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.done:
+            return
         if self.signum is not None:
             raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
         self.signum = signum
+
+    def finished(self) -> None:
+        """The finished run folder is written: ignore signals from now on (``main`` restores the
+        handlers its caller had)."""
+        self.done = True
 
     def __enter__(self) -> Deferred:
         self.previous = ({s: signal.signal(s, self.handle) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -275,8 +284,8 @@ class Deferred:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for s, h in self.previous.items():
-            signal.signal(s, h)
+        for s, h in self.previous.items():  # done: ignored until ``main`` restores its caller's
+            signal.signal(s, signal.SIG_IGN if self.done else h)
 
     def callback(self, metrics: dict, state: TrainState) -> str | None:
         return "stop" if self.signum is not None else None
@@ -349,17 +358,18 @@ def _train_to_end(algorithm: Algorithm, state: TrainState, target: Path, out: st
             return 130 if signals.signum == signal.SIGINT else 143
         write_run(target, algo=state.algo, config=config, seeds=seeds, result=result, eval_returns=ret,
                   eval_greedy_returns=greedy, force=True, plot=args.plot)
+        signals.finished()  # done: a late signal (while the lines below print) changes nothing
         written(target, "done")
-    solved = int(result.solved.sum())
-    console.print(f"solved {solved}/{len(seeds)} seeds in {result.wall_seconds:.3f} s; "
-                  f"final eval mean return {ret.mean():.1f} (greedy {greedy.mean():.1f}); "
-                  f"run folder {out}")
-    if result.diverged.any():
-        bad = ", ".join(str(seeds[i]) for i in result.diverged.nonzero()[0])
-        print(f"pgrad: warning: seed(s) {bad} diverged (non-finite parameters, gradients or losses) and "
-              "stopped with their last finite parameters; status 'diverged' in summary.json",
-              file=sys.stderr)
-    return 0
+        solved = int(result.solved.sum())
+        console.print(f"solved {solved}/{len(seeds)} seeds in {result.wall_seconds:.3f} s; "
+                      f"final eval mean return {ret.mean():.1f} (greedy {greedy.mean():.1f}); "
+                      f"run folder {out}")
+        if result.diverged.any():
+            bad = ", ".join(str(seeds[i]) for i in result.diverged.nonzero()[0])
+            print(f"pgrad: warning: seed(s) {bad} diverged (non-finite parameters, gradients or losses) "
+                  "and stopped with their last finite parameters; status 'diverged' in summary.json",
+                  file=sys.stderr)
+        return 0
 
 
 def cmd_train(args: argparse.Namespace, console: Console) -> int:

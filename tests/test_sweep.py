@@ -207,6 +207,33 @@ def test_resume_of_a_finished_sweep_runs_nothing(grid_sweep, tmp_path):
     assert [t["status"] for t in trials_of(copy)] == ["done"] * 4
 
 
+def test_the_marker_skips_a_temporary_folder_a_worker_renames_meanwhile(grid_sweep, tmp_path, monkeypatch):
+    """The sweep lists what pgrad wrote (its marker) while workers write their run folders: a
+    trial's ``.pgrad-tmp-*`` folder may be renamed into place between listing ``runs/`` and
+    walking it (a sweep failed with "No such file or directory" so)."""
+    from pathlib import Path
+
+    from pgrad import folders
+
+    copy = tmp_path / "copy"
+    shutil.copytree(grid_sweep, copy)
+    spec, trials = layout.read(copy)
+    moving = copy / "runs" / f"{folders.TMP_PREFIX}renamed"
+    (moving / "sub").mkdir(parents=True)
+    walk = Path.rglob
+
+    def renamed_meanwhile(self, pattern, *args, **kwargs):
+        if self == moving:  # the worker's rename lands now
+            shutil.rmtree(moving)
+            raise FileNotFoundError(2, "No such file or directory", str(moving))
+        return walk(self, pattern, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "rglob", renamed_meanwhile)
+    names = layout.owned(copy, trials)
+    assert not any(folders.TMP_PREFIX in n for n in names)
+    assert "sweep.json" in names and all(t.run_dir in names for t in trials)
+
+
 def test_force_replaces_only_a_sweep_folder(grid_sweep, tmp_path, capsys):
     copy = tmp_path / "copy"
     shutil.copytree(grid_sweep, copy)

@@ -222,7 +222,10 @@ def owned(folder: Path, trials: Sequence[Trial]) -> list[str]:
     runs = folder / RUNS
     for p in runs.iterdir() if runs.is_dir() and not runs.is_symlink() else ():
         if p.name.startswith((folders.TMP_PREFIX, folders.OLD_PREFIX)):
-            names += [str(q.relative_to(folder)) for q in [p, *p.rglob("*")]]
+            try:
+                names += [str(q.relative_to(folder)) for q in [p, *p.rglob("*")]]
+            except FileNotFoundError:  # a worker renamed it into place meanwhile: nothing left to list
+                continue
     return sorted(n for n in set(names) if os.path.lexists(folder / n))
 
 

@@ -58,7 +58,10 @@ def local_sweep(out: Path, *args: str) -> Path:
 
 
 def test_trials_run_on_both_nodes_and_equal_the_local_backend(cluster, tmp_path):
-    args = [*LONG, "--max-episodes", "160"]
+    # Trials long enough (a few seconds) to overlap: Tune gives a trial that finishes before the
+    # other node's worker has started to the same node's actor (reuse_actors), so two 0.1 s
+    # trials can both land on one node.
+    args = [*LONG, "--max-episodes", "1600"]
     out = tmp_path / "cluster"
     assert main(["sweep", *args, "--backend", "ray", "--address", cluster.address, "--out", str(out),
                  "--quiet"]) == 0

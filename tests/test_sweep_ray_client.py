@@ -17,6 +17,7 @@ The head is stopped by killing its process group (``ray stop`` would stop every 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import signal
@@ -78,9 +79,7 @@ def head():
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        ray.init(address=address, log_to_driver=False)
-        node = ray.get_runtime_context().get_node_id()
-        ray.shutdown()
+        node = first_connection(address, temp)
         yield address, node
     finally:
         for signum in (signal.SIGTERM, signal.SIGKILL):
@@ -88,6 +87,27 @@ def head():
                 os.killpg(group, signum)
             time.sleep(2)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def first_connection(address: str, temp: str, attempts: int = 3) -> str:
+    """Connect once through Ray Client and return the head's node id. A try whose per-client server
+    fails to start (Ray's "Starting Ray client server failed", now and then the first time on a
+    fresh head) is made again; the last failure shows that server's own error log."""
+    for attempt in range(attempts):
+        try:
+            ray.init(address=address, log_to_driver=False)
+            node = ray.get_runtime_context().get_node_id()
+            ray.shutdown()
+            return node
+        except ConnectionAbortedError:
+            ray.shutdown()
+            if attempt == attempts - 1:
+                logs = "".join(Path(f).read_text()[-2000:] for f in
+                               glob.glob(os.path.join(temp, "session_*", "logs", "ray_client_server_*.err")))
+                message = f"Ray Client refused {attempts} times; its servers said:\n{logs}"
+                raise AssertionError(message) from None
+            time.sleep(2)
+    raise AssertionError("unreachable")
 
 
 def test_a_sweep_through_ray_client_equals_the_local_backend(head, tmp_path):

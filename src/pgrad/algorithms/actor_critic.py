@@ -41,6 +41,7 @@ from pgrad.rollout import (
     seed_streams,
 )
 from pgrad.training import loop
+from pgrad.training.checkpoint import restorable
 from pgrad.training.log import PER_SEED, fill
 from pgrad.training.loop import Algorithm, Sample, TrainResult
 from pgrad.values import VALUE_FEATURES
@@ -212,16 +213,6 @@ def load(config: ActorCriticConfig, rngs: list[np.random.Generator],
     for name, target in targets.items():
         fill(target, arrays[name], name)
     return state
-
-
-def restorable(config: ActorCriticConfig) -> str | None:
-    """Runs on pgrad's own dynamics resume bit for bit; Gymnasium's envs keep state pgrad cannot save."""
-    from pgrad.envs import DYNAMICS, _plain_id
-
-    if _plain_id(config.env_id) in DYNAMICS:
-        return None
-    return (f"{config.env_id} is not one of pgrad's own environments; its Gymnasium environments' "
-            "internal state is not saved, so this run cannot resume (train it again)")
 
 
 def make_algorithm(ascend: Ascend, old_log_prob: bool = True) -> Algorithm:

@@ -36,6 +36,7 @@ from pgrad.noise import OrnsteinUhlenbeck
 from pgrad.policies.mlp import MLP, TORCH_HINT, require_torch
 from pgrad.replay import ReplayBuffer
 from pgrad.rollout import DynamicsSegments, EnvSpec, GymSegments, check_time_limit, env_spec, make_segments
+from pgrad.training.checkpoint import restorable
 from pgrad.training.log import PER_SEED, fill
 from pgrad.training.loop import Algorithm, Sample
 
@@ -277,16 +278,6 @@ def make_load(init_fn: Callable[[Any, list[np.random.Generator]], OffPolicyState
         return state
 
     return load
-
-
-def restorable(config: Any) -> str | None:
-    """Runs on pgrad's own dynamics resume bit for bit; Gymnasium's envs keep state pgrad cannot save."""
-    from pgrad.envs import DYNAMICS, _plain_id
-
-    if _plain_id(config.env_id) in DYNAMICS:
-        return None
-    return (f"{config.env_id} is not one of pgrad's own environments; its Gymnasium environments' "
-            "internal state is not saved, so this run cannot resume (train it again)")
 
 
 def make_algorithm(init_fn: Callable[[Any, list[np.random.Generator]], OffPolicyState], draws: Draws,

@@ -126,3 +126,13 @@ def load(folder: Path) -> tuple[Algorithm, TrainState]:
     except (KeyError, ValueError, IndexError, TypeError) as e:
         raise _bad(folder, f"state.npz does not fit the config ({type(e).__name__}: {e})") from None
     return algorithm, TrainState(algo, config, tuple(seeds), rngs, log, algo_state, update)
+
+
+def restorable(config: Any) -> str | None:
+    """Runs on pgrad's own dynamics resume bit for bit; Gymnasium's envs keep state pgrad cannot save."""
+    from pgrad.envs import DYNAMICS, _plain_id
+
+    if _plain_id(config.env_id) in DYNAMICS:
+        return None
+    return (f"{config.env_id} is not one of pgrad's own environments; its Gymnasium environments' "
+            "internal state is not saved, so this run cannot resume (train it again)")

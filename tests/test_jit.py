@@ -192,7 +192,7 @@ def test_no_jit_env_var_and_a_broken_numba_fall_back_with_one_line():
 def test_a_kernel_that_disagrees_is_turned_off_alone(eager, monkeypatch, caplog):
     monkeypatch.setattr(compiled, "_checked", set())
     monkeypatch.setattr(compiled, "_broken", {})
-    real = compiled._kernels.get("cartpole_logistic") or compiled._kernel("cartpole_logistic", 0)
+    real = compiled._kernels.get("cartpole_logistic") or compiled.kernel("cartpole_logistic", 0)
 
     def wrong(theta, *args):
         T = real(theta, *args)
@@ -207,7 +207,7 @@ def test_a_kernel_that_disagrees_is_turned_off_alone(eager, monkeypatch, caplog)
     _assert_same(a, b)  # the numpy loop ran both
     assert "disagrees" in compiled._broken["cartpole_logistic"] and jit.available()
     assert len(caplog.records) == 1 and "compiled cartpole_logistic off" in caplog.records[0].getMessage()
-    assert compiled._kernel("mountain_car_softmax", 0) is not None  # the others go on
+    assert compiled.kernel("mountain_car_softmax", 0) is not None  # the others go on
 
 
 @pytest.mark.parametrize("dynamics, policy, scale", [

@@ -18,10 +18,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
-from pgrad import estimators
+from pgrad import estimators, fused_estimate
 from pgrad.config import (
     check_choices,
     eval_episodes_field,
@@ -258,8 +259,14 @@ def estimate(config: ReinforceConfig, policy: LinearPolicy, theta: np.ndarray, b
     (:mod:`pgrad.rollout.threads`); every quantity is per seed, so neither the grouping nor the
     thread count changes a bit of the result.
     """
+    fused = (fused_estimate.covers(policy, config.weighting, config.baseline, config.standardize, batch)
+             and fused_estimate.ready())  # the same bits, compiled (pgrad.fused_estimate)
+
     def group(item: tuple[slice, Batch]) -> np.ndarray:
         part, b = item
+        if fused:
+            return fused_estimate.gradient(cast(LogisticPolicy, policy), theta[part], b, config.gamma,
+                                           config.baseline)
         w = estimators.weights(b.rew, b.alive, config.gamma, config.weighting, config.baseline,
                                config.standardize)
         return _policy_gradient(policy, theta[part], b, w)

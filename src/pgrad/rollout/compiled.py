@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import types
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -236,7 +237,7 @@ def _build_mountain_car_softmax() -> Any:
     return jit.njit(_mountain_car_softmax)
 
 
-def _kernel(name: str, work: int) -> Any:
+def kernel(name: str, work: int) -> Any:
     """The compiled kernel ``name``, or None when the compiled path is off or not yet worth loading
     (:func:`pgrad.jit.wants`: ``work`` slots are about to run)."""
     if name in _kernels and jit.available():
@@ -245,14 +246,31 @@ def _kernel(name: str, work: int) -> Any:
         return None
     if not jit.wants(work) or not jit.available():
         return None
-    if name in _broken:
-        return None
     try:
         _kernels[name] = _BUILDERS[name]()
     except Exception as e:  # numba present but broken
         _give_up(name, f"cannot be built ({type(e).__name__}: {(str(e).splitlines() or [''])[0]})")
         return None
     return _kernels[name]
+
+
+def register(name: str, build: Callable[[], Any]) -> None:
+    """Add kernel ``name``, built by ``build()`` on first use (kernels outside this module)."""
+    _BUILDERS[name] = build
+
+
+def checked(name: str, check: Callable[[], str | None]) -> bool:
+    """Whether kernel ``name`` passed its start-up check: ``check()`` (None, or what disagrees) runs
+    once per process; a kernel that fails it, or raises, is turned off with a one-line notice."""
+    if name not in _checked:
+        _checked.add(name)
+        try:
+            problem = check()
+        except Exception as e:
+            problem = f"fails ({type(e).__name__}: {(str(e).splitlines() or [''])[0]})"
+        if problem is not None:
+            _give_up(name, problem)
+    return name not in _broken
 
 
 def _give_up(name: str, reason: str) -> None:
@@ -282,8 +300,8 @@ def run(name: str, policy: Policy, theta_env: np.ndarray, state: np.ndarray, noi
     """Run kernel ``name`` on the rollout's arrays: T, or None where the numpy loop must run it
     (the compiled path is off, or an action was too close to call)."""
     H, N = noise.shape[:2]
-    kernel = _kernel(name, H * N)
-    if kernel is None or (name not in _checked and not _self_check(name, kernel)):
+    loop = kernel(name, H * N)
+    if loop is None or (name not in _checked and not _self_check(name, loop)):
         return None
     if greedy:  # the greedy action from the sampling rule (see GREEDY_V)
         noise = np.full(noise.shape, GREEDY_V if name == "cartpole_logistic" else 0.0)
@@ -292,15 +310,15 @@ def run(name: str, policy: Policy, theta_env: np.ndarray, state: np.ndarray, noi
     alive = np.ones(N, np.bool_)
     groups = _groups(N)
     if len(groups) == 1:
-        T = int(kernel(*args, alive, 0, N, 0, H))
+        T = int(loop(*args, alive, 0, N, 0, H))
         return None if T == UNDECIDED else T
-    ends = threads.map(lambda g: int(kernel(*args, alive, g[0], g[1], 0, H)), groups)
+    ends = threads.map(lambda g: int(loop(*args, alive, g[0], g[1], 0, H)), groups)
     if UNDECIDED in ends:
         return None
     T = max(ends)
     for (e0, e1), end in zip(groups, ends, strict=True):  # pad groups that ended early up to T
         if end < T:
-            kernel(*args, alive, e0, e1, end, T)
+            loop(*args, alive, e0, e1, end, T)
     return T
 
 
@@ -338,7 +356,7 @@ def vector_step(dynamics: Dynamics, dtype: np.dtype, work: int) -> Any:
     if dtype != np.float64 or not jit.requested() or dynamics.step is not CARTPOLE.step:
         return None
     name = "cartpole_vector_step"
-    step = _kernel(name, work)
+    step = kernel(name, work)
     if step is None or (name not in _checked and not _check_vector_step(name, step)):
         return None
     return step
@@ -361,7 +379,7 @@ def _check_vector_step(name: str, step: Any) -> bool:
     return True
 
 
-_BUILDERS = {"cartpole_logistic": _build_cartpole_logistic,
+_BUILDERS: dict[str, Callable[[], Any]] = {"cartpole_logistic": _build_cartpole_logistic,
              "mountain_car_softmax": _build_mountain_car_softmax,
              "cartpole_vector_step": _build_cartpole_vector_step}
 """How each kernel is built (on first use)."""

@@ -33,7 +33,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_header, md_table  # noqa: E402
 
-TARGETS = {"train": 2.0, "help": 0.5, "rss_mib": 150.0}
+TARGETS = {"train": 1.0, "help": 0.5, "rss_mib": 200.0}
+"""Issue 14's targets: the default ``pgrad train`` <= 1 s (it was < 2 s before), ``--help`` < 0.5 s,
+peak memory <= 200 MiB (it was < 150 MiB)."""
 
 
 def pgrad_command() -> list[str]:
@@ -112,26 +114,30 @@ def main(argv: list[str] | None = None) -> int:
 
     base = pgrad_command()
     train_walls, train_rss = time_train(base, args.train_runs, [])
+    bare_walls, bare_rss = time_train(base, args.train_runs, ["--no-plot"])
     help_walls, help_rss = time_help(base, args.help_runs)
 
-    def verdict(value: float, target: float) -> str:
-        return "yes" if value < target else "NO"
+    def verdict(value: float, target: float, under: bool = False) -> str:
+        return "yes" if value < target or (value == target and not under) else "NO"
 
     rows = [
         ["`pgrad train --out <tmp>` (defaults)", args.train_runs,
          f"{statistics.median(train_walls):.2f}", f"{min(train_walls):.2f}",
-         f"{max(train_walls):.2f}", f"< {TARGETS['train']:g}",
+         f"{max(train_walls):.2f}", f"<= {TARGETS['train']:g}",
          verdict(statistics.median(train_walls), TARGETS["train"]),
          f"{max(train_rss):.0f}", verdict(max(train_rss), TARGETS["rss_mib"])],
+        ["`pgrad train --out <tmp> --no-plot` (no learning_curve.png: no matplotlib)", args.train_runs,
+         f"{statistics.median(bare_walls):.2f}", f"{min(bare_walls):.2f}", f"{max(bare_walls):.2f}", "",
+         "", f"{max(bare_rss):.0f}", verdict(max(bare_rss), TARGETS["rss_mib"])],
         ["`pgrad --help`", args.help_runs, f"{statistics.median(help_walls):.3f}",
          f"{min(help_walls):.3f}", f"{max(help_walls):.3f}", f"< {TARGETS['help']:g}",
-         verdict(statistics.median(help_walls), TARGETS["help"]),
+         verdict(statistics.median(help_walls), TARGETS["help"], under=True),
          f"{max(help_rss):.0f}", verdict(max(help_rss), TARGETS["rss_mib"])],
     ]
     print(f"## The pgrad command as a process{' (QUICK)' if args.quick else ''}\n")
     print(machine_header() + f" Command: `{' '.join(base)}`.\n")
     print(md_table(["command", "runs", "wall s (median)", "min", "max", "target s",
-                    "meets time target", "peak RSS MiB (max)", "< 150 MiB"], rows))
+                    "meets time target", "peak RSS MiB (max)", f"<= {TARGETS['rss_mib']:g} MiB"], rows))
     print("\nWall: child start to reaped exit (perf_counter). Peak RSS: the child's own "
           "ru_maxrss from os.wait4 (largest over the runs).")
     if args.importtime:

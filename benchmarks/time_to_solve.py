@@ -135,7 +135,7 @@ def sb3_solve(seed: int, hyper: dict, time_cap: float, max_timesteps: int | None
 def _stats(xs: list[float]) -> tuple[str, str, str]:
     if not xs:
         return "-", "-", "-"
-    return f"{statistics.median(xs):.2f}", f"{min(xs):.2f}", f"{max(xs):.2f}"
+    return f"{statistics.median(xs):.3f}", f"{min(xs):.3f}", f"{max(xs):.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         batched = pgrad_batched(list(range(args.batched_seeds)))
         n = batched["num_seeds"]
         rows.append([f"pgrad REINFORCE, default config, {n} seeds in one train call (total)",
-                     f"{batched['solved']}/{n}", f"{batched['seconds']:.2f}", "-", "-",
+                     f"{batched['solved']}/{n}", f"{batched['seconds']:.3f}", "-", "-",
                      f"{statistics.median(batched['episodes']):.0f}" if batched["episodes"] else "-",
                      f"{statistics.median(batched['timesteps']):.0f}" if batched["timesteps"] else "-"])
         rows.append([f"  the same, per seed (total / {n})", "", f"{batched['seconds'] / n:.3f}",

@@ -1,5 +1,6 @@
 """The pgrad command: run folders, eval, plot, and one-line errors with exit code 2."""
 
+import argparse
 import csv
 import json
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from pgrad import cli
 from pgrad.cli import main, parse_seeds
 
 FAST = ["--max-episodes", "128", "--eval-episodes", "5", "--quiet"]
@@ -102,6 +104,29 @@ def test_help_lists_every_config_field():
     for f in fields(ReinforceConfig):
         assert "--" + f.name.replace("_", "-") in text
         assert f.metadata["help"].split()[0] in text
+
+
+def test_a_command_builds_only_its_own_arguments():
+    """`pgrad --help` lists every command without importing an algorithm; each command's own help
+    and parse are those of the full parser."""
+    probe = ("import sys; from pgrad.cli import main\n"
+             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith(('pgrad.algorithms.', 'pgrad.verify',"
+             " 'pgrad.sweeps.spec'))))")
+    run = subprocess.run([sys.executable, "-c", probe, "--help"], capture_output=True, text=True, check=True)
+    assert all(f"    {name}" in run.stdout for name in cli.SUBCOMMANDS)
+    assert run.stdout.strip().splitlines()[-1] == "[]"
+    full = cli.build_parser()
+    for name in cli.SUBCOMMANDS:
+        own = cli.build_parser(only=name)
+        assert _subparser(own, name).format_help() == _subparser(full, name).format_help()
+    args = ["train", "--algo", "ppo", "--seeds", "0-2", "--num-envs", "4"]
+    assert cli.build_parser("ppo", "train").parse_args(args) == cli.build_parser("ppo").parse_args(args)
+
+
+def _subparser(parser, name):
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[name]
 
 
 def test_parse_seeds():

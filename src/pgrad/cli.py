@@ -122,12 +122,37 @@ def add_config_flags(parser: argparse.ArgumentParser, config_cls: type) -> None:
                                 help=f"{help_text} (default: {f.default})")
 
 
-def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
-    from pgrad.algorithms import config_class
+SUBCOMMANDS = {
+    "train": "train agents and write a run folder",
+    "resume": "continue an interrupted run where it stopped",
+    "eval": "evaluate a run's final policy",
+    "plot": "redraw a run's learning_curve.png",
+    "render": "a video of a run's trained agents",
+    "verify": "check every gradient estimator against exact gradients",
+    "report": "IQM table and learning curves with confidence bands",
+    "sweep": "train many configurations and rank them with confidence intervals",
+}
+"""Each command's one-line help, as ``pgrad --help`` lists it."""
 
+
+def build_parser(algo: str = "reinforce", only: str | None = None) -> argparse.ArgumentParser:
+    """The ``pgrad`` parser. With ``only``, only that subcommand gets its arguments (the others
+    stay bare: argparse parses one subcommand, and ``pgrad --help`` lists only their one-line
+    helps), which spares importing every algorithm to start a command; ``only=""`` builds none."""
     parser = _Parser(prog="pgrad", description="Policy-gradient reinforcement learning.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    train = sub.add_parser("train", help="train agents and write a run folder",
+    for name, help_text in SUBCOMMANDS.items():
+        if only is None or only == name:
+            _ADD[name](sub, help_text, algo)
+        else:
+            sub.add_parser(name, help=help_text)
+    return parser
+
+
+def _add_train(sub: Any, help_text: str, algo: str) -> None:
+    from pgrad.algorithms import config_class
+
+    train = sub.add_parser("train", help=help_text,
                            description="Train one agent per seed, all seeds in one vectorised run.")
     train.add_argument("--algo", choices=ALGOS, default="reinforce", help="algorithm")
     train.add_argument("--seeds", default="0", help="seeds: N, A-B or a list, e.g. 0-99 (default: 0)")
@@ -142,7 +167,10 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
     train.add_argument("--tensorboard", default=None, metavar="DIR", help=TENSORBOARD_HELP)
     train.add_argument("--no-plot", dest="plot", action="store_false", help=NO_PLOT_HELP)
     add_config_flags(train, config_class(algo))
-    resume = sub.add_parser("resume", help="continue an interrupted run where it stopped",
+
+
+def _add_resume(sub: Any, help_text: str, algo: str) -> None:
+    resume = sub.add_parser("resume", help=help_text,
                             description="Continue a run folder holding a checkpoint (written every "
                                         "--checkpoint-every seconds and on SIGINT/SIGTERM); the finished "
                                         "folder equals an uninterrupted run's, wall-clock times aside.")
@@ -153,12 +181,21 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
                         help=TENSORBOARD_HELP + "; appends to the runs the interrupted run wrote")
     resume.add_argument("--quiet", action="store_true", help="no live progress")
     resume.add_argument("--no-plot", dest="plot", action="store_false", help=NO_PLOT_HELP)
-    ev = sub.add_parser("eval", help="evaluate a run's final policy")
+
+
+def _add_eval(sub: Any, help_text: str, algo: str) -> None:
+    ev = sub.add_parser("eval", help=help_text)
     ev.add_argument("run_dir", type=Path)
     ev.add_argument("--episodes", type=int, default=100, help="episodes per seed (default: 100)")
-    plot = sub.add_parser("plot", help="redraw a run's learning_curve.png")
+
+
+def _add_plot(sub: Any, help_text: str, algo: str) -> None:
+    plot = sub.add_parser("plot", help=help_text)
     plot.add_argument("run_dir", type=Path)
-    ren = sub.add_parser("render", help="a video of a run's trained agents",
+
+
+def _add_render(sub: Any, help_text: str, algo: str) -> None:
+    ren = sub.add_parser("render", help=help_text,
                          description="Render the agents of a run folder with the environment's own "
                                      "renderer into a GIF or MP4, one labelled tile per seed; each "
                                      "episode's return is printed and drawn in the corner.")
@@ -175,9 +212,12 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
     ren.add_argument("--fps", type=float, default=None,
                      help="frames per second (default: the environment's render_fps)")
     ren.add_argument("--max-steps", type=int, default=None, help="cut each episode after this many steps")
+
+
+def _add_verify(sub: Any, help_text: str, algo: str) -> None:
     from pgrad import verify
 
-    check = sub.add_parser("verify", help="check every gradient estimator against exact gradients",
+    check = sub.add_parser("verify", help=help_text,
                            description="Bias (against the exact gradient on finite MDPs) and variance of "
                                        "every gradient estimator; exit code 0 only if every estimator "
                                        "that theory calls unbiased is within 4 standard errors.")
@@ -187,7 +227,10 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
                        help=f"K, episodes per batch, at least 2 (default: {verify.DEFAULT_EPISODES})")
     check.add_argument("--seed", type=int, default=0, help="seed of the random MDPs and the sampling "
                                                            "(default: 0)")
-    rep = sub.add_parser("report", help="IQM table and learning curves with confidence bands",
+
+
+def _add_report(sub: Any, help_text: str, algo: str) -> None:
+    rep = sub.add_parser("report", help=help_text,
                          description="Group run folders by (environment, algorithm); write report.md (IQM "
                                      "of the final return with a 95% stratified bootstrap CI, seeds, wall "
                                      "time, env steps), report.png and report.json into --out; print "
@@ -199,10 +242,18 @@ def build_parser(algo: str = "reinforce") -> argparse.ArgumentParser:
                      help="replace an existing report folder (only one that pgrad wrote)")
     rep.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default: 0)")
     rep.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default: 10000)")
+
+
+def _add_sweep(sub: Any, help_text: str, algo: str) -> None:
     from pgrad.sweeps import command as sweep_command
 
-    sweep_command.add_parser(sub, algo)
-    return parser
+    sweep_command.add_parser(sub, algo, help_text)
+
+
+_ADD: dict[str, Callable[[Any, str, str], None]] = {
+    "train": _add_train, "resume": _add_resume, "eval": _add_eval, "plot": _add_plot,
+    "render": _add_render, "verify": _add_verify, "report": _add_report, "sweep": _add_sweep}
+"""How each subcommand's arguments are added to the parser."""
 
 
 def chosen_algo(argv: list[str]) -> str:
@@ -574,7 +625,8 @@ COMMANDS = {"train": cmd_train, "resume": cmd_resume, "eval": cmd_eval, "plot": 
 
 def run(argv: list[str]) -> int:
     """Parse and run one command; errors propagate (``main`` turns them into exit codes)."""
-    args = build_parser(chosen_algo(argv)).parse_args(argv)
+    only = argv[0] if argv and argv[0] in SUBCOMMANDS else ""  # argparse takes only the exact name there
+    args = build_parser(chosen_algo(argv), only).parse_args(argv)
     from rich.console import Console
 
     return COMMANDS[args.command](args, Console())

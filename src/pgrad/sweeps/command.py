@@ -42,7 +42,7 @@ RAY_FLAGS = {"address": "--address", "cpus_per_trial": "--cpus-per-trial", "stor
 RAY_INSTALL = "pgrad sweep --backend ray needs Ray: pip install 'pgrad[ray]'"
 
 
-def add_parser(subparsers: Any, algo: str = "reinforce") -> argparse.ArgumentParser:
+def add_parser(subparsers: Any, algo: str, help_text: str) -> argparse.ArgumentParser:
     """Add the ``sweep`` subcommand, with one flag per config field of ``algo`` (fixed for every
     trial; only those given count)."""
     from pgrad.algorithms import ALGORITHMS, config_class
@@ -50,7 +50,7 @@ def add_parser(subparsers: Any, algo: str = "reinforce") -> argparse.ArgumentPar
     from pgrad.sweeps.spec import BACKENDS, SCHEDULERS, SEARCHES
 
     sweep: argparse.ArgumentParser = subparsers.add_parser(
-        "sweep", help="train many configurations and rank them with confidence intervals",
+        "sweep", help=help_text,
         description="Train one configuration per trial, each on all --seeds in one vectorised run "
                     "(exactly `pgrad train` with the same flags), in worker processes or Ray Tune trials "
                     "(--backend ray); write DIR/sweep.json, "

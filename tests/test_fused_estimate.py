@@ -11,24 +11,13 @@ import logging
 import numpy as np
 import pytest
 
-from pgrad import fused_estimate, jit
+from pgrad import fused_estimate
 from pgrad.algorithms.reinforce import ReinforceConfig, train
 from pgrad.policies import LogisticPolicy, SoftmaxLinearPolicy
 from pgrad.rollout import compiled
 from pgrad.rollout.episodes import Batch
 
 numba = pytest.importorskip("numba")
-
-
-@pytest.fixture
-def eager(monkeypatch):
-    """The compiled path on from the first rollout, as PGRAD_JIT=1 sets it."""
-    monkeypatch.setenv(jit.MODE_VAR, "1")
-    monkeypatch.delenv(jit.ENV_VAR, raising=False)
-    jit.reset()
-    assert jit.available()
-    yield
-    jit.reset()
 
 
 def _batch(rng, T, S, K, zeros=0.2):

@@ -26,17 +26,6 @@ FIELDS = ("obs", "act", "rew", "terminated", "truncated", "alive", "lengths")
 numba = pytest.importorskip("numba")
 
 
-@pytest.fixture
-def eager(monkeypatch):
-    """The compiled path on from the first rollout, as PGRAD_JIT=1 sets it."""
-    monkeypatch.setenv(jit.MODE_VAR, "1")
-    monkeypatch.delenv(jit.ENV_VAR, raising=False)
-    jit.reset()
-    assert jit.available()
-    yield
-    jit.reset()
-
-
 def _both(policy, theta, seed, num_episodes, dynamics=CARTPOLE, **kwargs):
     rngs = lambda: [np.random.default_rng([seed, j]) for j in range(len(theta))]  # noqa: E731
     return [rollout(dynamics, policy, theta, rngs(), num_episodes, workspace=Workspace(), compiled=c,

@@ -122,3 +122,21 @@ def test_a_fused_estimate_that_disagrees_is_turned_off_with_one_line(eager, monk
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1 and "logistic_estimate off" in lines[0] and "disagrees" in lines[0]
     assert np.isfinite(result.theta).all()
+
+
+def test_training_does_not_depend_on_the_thread_count(eager, monkeypatch):
+    """The estimate runs seed groups on threads (split_seeds cut small here, so that there are many):
+    the fused and the numpy estimate give the same bits on one thread and on three."""
+    import pgrad.algorithms.reinforce as reinforce
+    from pgrad.rollout import episodes, threads
+
+    real_split = episodes.split_seeds
+    monkeypatch.setattr(reinforce, "split_seeds", lambda batch: real_split(batch, max_elements=64))
+    config = ReinforceConfig(max_episodes=300, episodes_per_update=20)
+    runs = {}
+    for fused in (True, False):
+        monkeypatch.setattr(fused_estimate, "ready", (lambda: True) if fused else (lambda: False))
+        for n in ("1", "3"):
+            monkeypatch.setenv(threads.THREADS_VAR, n)
+            runs[fused, n] = train(config, [0, 1, 2, 3]).theta.tobytes()
+    assert len(set(runs.values())) == 1

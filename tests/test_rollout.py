@@ -85,3 +85,29 @@ def test_noise_drawn_in_pieces_is_the_stream_of_one_call():
     rng = np.random.default_rng(5)
     rng.random((4, 7))  # the reset draws come first
     assert np.array_equal(noise[:, 0], POLICY.noise(rng, (100, 7)))
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1", "Pendulum-v1"])
+def test_noise_drawn_on_threads_is_each_seeds_own_stream(monkeypatch, env_id):
+    """Seeds draw on several threads in large batches (here: in every batch); each seed's numbers are
+    those it draws alone, and so the same for every thread count."""
+    from pgrad.algorithms.reinforce import ReinforceConfig, make_policy
+    from pgrad.envs import get_dynamics
+    from pgrad.rollout import draw_noise, threads
+
+    dynamics = get_dynamics(env_id)
+    policy = make_policy(ReinforceConfig(env_id=env_id), dynamics)
+    monkeypatch.setattr(pgrad.rollout.episodes, "PARALLEL_DRAWS", 1)
+
+    def draws(seeds):
+        rngs = [np.random.default_rng([7, j]) for j in seeds]
+        reset, noise, step = draw_noise(dynamics, policy, rngs, 3, 40)
+        return [(reset[:, i].copy(), noise[:, i].copy(), None if step is None else step[:, :, i].copy())
+                for i in range(len(seeds))]
+
+    alone = [draws([j])[0] for j in range(5)]
+    for n in ("1", "2", "3"):
+        monkeypatch.setenv(threads.THREADS_VAR, n)
+        for j, batched in enumerate(draws(range(5))):
+            for x, y in zip(batched, alone[j], strict=True):
+                assert (x is None and y is None) or (x.tobytes() == y.tobytes()), (n, j)

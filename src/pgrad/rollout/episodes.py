@@ -16,6 +16,7 @@ from numpy.typing import DTypeLike
 
 from pgrad.envs import Dynamics
 from pgrad.policies import Policy
+from pgrad.rollout import threads
 from pgrad.rollout.compiled import kernel_for as compiled_kernel
 from pgrad.rollout.compiled import run as run_compiled
 
@@ -75,19 +76,37 @@ def draw_noise(
     buffers = workspace if workspace is not None else Workspace()
     reset_u = np.empty((dynamics.reset_draws, S, K))
     step_u = buffers.array("step_u", (H, dynamics.step_draws, S, K), np.float64)
-    noise = None
-    for j, rng in enumerate(rngs):
+    step = max(1, NOISE_ELEMENTS // K)
+    noise: np.ndarray | None = None
+
+    def draw(j: int) -> None:  # seed j's draws, from its own generator, in the order above
+        nonlocal noise
+        rng = rngs[j]
         reset_u[:, j] = rng.random((dynamics.reset_draws, K))
-        step = max(1, NOISE_ELEMENTS // K)
         for t in range(0, H, step):  # the same stream as one call, in cache-sized pieces
             rows = policy.noise(rng, (min(step, H - t), K))
-            if noise is None:
+            if noise is None:  # seed 0's first piece, before any other seed draws
                 noise = buffers.array("noise", (H, S) + rows.shape[1:], rows.dtype)
             noise[t : t + len(rows), j] = rows
         if dynamics.step_draws:
             step_u[:, :, j] = rng.random((H, dynamics.step_draws, K))
-    # allocated with the first piece of noise: never None once H >= 1 and S >= 1
+
+    def draw_seeds(seeds: range) -> None:
+        for j in seeds:
+            draw(j)
+
+    draw(0)  # allocates the noise buffer: never None once H >= 1 and S >= 1
+    # the other seeds in contiguous parts, on threads where the batch is large (numpy draws
+    # without the GIL)
+    parts = threads.count() if (S - 1) * H * K >= PARALLEL_DRAWS else 1
+    threads.map(draw_seeds, [range(1 + (S - 1) * i // parts, 1 + (S - 1) * (i + 1) // parts)
+                             for i in range(parts)])
     return reset_u, cast(np.ndarray, noise), step_u if dynamics.step_draws else None
+
+
+PARALLEL_DRAWS = 1 << 18
+"""Draw the seeds' randomness on several threads from this many numbers per rollout; each seed
+draws from its own generator in its own order, so the threads change no number."""
 
 
 COMPACT_FRACTION = 0.5

@@ -122,28 +122,15 @@ def add_config_flags(parser: argparse.ArgumentParser, config_cls: type) -> None:
                                 help=f"{help_text} (default: {f.default})")
 
 
-SUBCOMMANDS = {
-    "train": "train agents and write a run folder",
-    "resume": "continue an interrupted run where it stopped",
-    "eval": "evaluate a run's final policy",
-    "plot": "redraw a run's learning_curve.png",
-    "render": "a video of a run's trained agents",
-    "verify": "check every gradient estimator against exact gradients",
-    "report": "IQM table and learning curves with confidence bands",
-    "sweep": "train many configurations and rank them with confidence intervals",
-}
-"""Each command's one-line help, as ``pgrad --help`` lists it."""
-
-
 def build_parser(algo: str = "reinforce", only: str | None = None) -> argparse.ArgumentParser:
     """The ``pgrad`` parser. With ``only``, only that subcommand gets its arguments (the others
     stay bare: argparse parses one subcommand, and ``pgrad --help`` lists only their one-line
     helps), which spares importing every algorithm to start a command; ``only=""`` builds none."""
     parser = _Parser(prog="pgrad", description="Policy-gradient reinforcement learning.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name, help_text in SUBCOMMANDS.items():
+    for name, (help_text, add) in SUBCOMMANDS.items():
         if only is None or only == name:
-            _ADD[name](sub, help_text, algo)
+            add(sub, help_text, algo)
         else:
             sub.add_parser(name, help=help_text)
     return parser
@@ -250,10 +237,17 @@ def _add_sweep(sub: Any, help_text: str, algo: str) -> None:
     sweep_command.add_parser(sub, algo, help_text)
 
 
-_ADD: dict[str, Callable[[Any, str, str], None]] = {
-    "train": _add_train, "resume": _add_resume, "eval": _add_eval, "plot": _add_plot,
-    "render": _add_render, "verify": _add_verify, "report": _add_report, "sweep": _add_sweep}
-"""How each subcommand's arguments are added to the parser."""
+SUBCOMMANDS: dict[str, tuple[str, Callable[[Any, str, str], None]]] = {
+    "train": ("train agents and write a run folder", _add_train),
+    "resume": ("continue an interrupted run where it stopped", _add_resume),
+    "eval": ("evaluate a run's final policy", _add_eval),
+    "plot": ("redraw a run's learning_curve.png", _add_plot),
+    "render": ("a video of a run's trained agents", _add_render),
+    "verify": ("check every gradient estimator against exact gradients", _add_verify),
+    "report": ("IQM table and learning curves with confidence bands", _add_report),
+    "sweep": ("train many configurations and rank them with confidence intervals", _add_sweep),
+}
+"""Each command's one-line help (as ``pgrad --help`` lists it) and how its arguments are added."""
 
 
 def chosen_algo(argv: list[str]) -> str:
